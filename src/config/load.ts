@@ -1,0 +1,212 @@
+/**
+ * Loading bulwark.yaml: YAML → secret references → schema → fail-closed rules → resolved,
+ * frozen runtime config. Every problem is collected and reported together, each with
+ * file:line:column, the key path and what was expected (DESIGN.md principle 4).
+ */
+import { readFileSync } from "node:fs";
+import { dirname, resolve as resolvePath } from "node:path";
+import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument } from "yaml";
+import type { z } from "zod";
+import { BulwarkError } from "../errors.js";
+import { type ResolvedConfig, resolveConfig } from "./resolve.js";
+import { checkRules } from "./rules.js";
+import { type Config, configSchema } from "./schema.js";
+import { pathKey, resolveReferences } from "./secret-references.js";
+
+export interface ConfigProblem {
+  /** "file:line:column" when known, else the file name. */
+  readonly where: string;
+  /** Key path such as routes[0].upstream; empty for the document itself. */
+  readonly path: string;
+  readonly message: string;
+  /** Fail-closed rule id, for rule violations. */
+  readonly rule?: string;
+}
+
+export function formatProblem(problem: ConfigProblem): string {
+  const rule = problem.rule ? ` [${problem.rule}]` : "";
+  const path = problem.path ? ` ${problem.path}:` : "";
+  return `${problem.where}${path} ${problem.message}${rule}`;
+}
+
+export class ConfigError extends BulwarkError {
+  readonly problems: readonly ConfigProblem[];
+  constructor(source: string, problems: readonly ConfigProblem[]) {
+    super(
+      "config_invalid",
+      `${source}: ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}`,
+      { details: problems.map(formatProblem) },
+    );
+    this.problems = problems;
+  }
+}
+
+export interface LoadOptions {
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Reads, validates and resolves a config file; throws ConfigError listing every problem. */
+export function loadConfigFile(file: string, options: LoadOptions = {}): ResolvedConfig {
+  const absolute = resolvePath(file);
+  let text: string;
+  try {
+    text = readFileSync(absolute, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
+    throw new BulwarkError("config_unreadable", `cannot read configuration file ${file} (${code})`);
+  }
+  return loadConfigText(text, { ...options, source: file, baseDir: dirname(absolute) });
+}
+
+export function loadConfigText(
+  text: string,
+  options: LoadOptions & { source: string; baseDir: string },
+): ResolvedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number | undefined): string => {
+    if (offset === undefined) return options.source;
+    const { line, col } = lineCounter.linePos(offset);
+    return `${options.source}:${line}:${col}`;
+  };
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      options.source,
+      doc.errors.map((error) => ({
+        where: at(error.pos[0]),
+        path: "",
+        message: `YAML syntax: ${error.message
+          .split("\n")[0]!
+          .replace(/\.$/, "")
+          .replace(/^./, (c) => c.toLowerCase())}`,
+      })),
+    );
+  }
+  const raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new ConfigError(options.source, [
+      { where: at(0), path: "", message: "expected a mapping of settings at the top level" },
+    ]);
+  }
+  return validateConfig(raw, {
+    source: options.source,
+    baseDir: options.baseDir,
+    env: options.env ?? process.env,
+    locate: (path, key) => at(offsetOf(doc, path, key)),
+  });
+}
+
+/** Validates a plain object (quick mode builds one from flags). */
+export function validateConfig(
+  raw: unknown,
+  options: {
+    source: string;
+    baseDir: string;
+    env?: NodeJS.ProcessEnv;
+    locate?: (path: readonly PropertyKey[], key?: string) => string;
+  },
+): ResolvedConfig {
+  const locate = options.locate ?? (() => options.source);
+  const references = resolveReferences(raw, { env: options.env ?? process.env, baseDir: options.baseDir });
+  const problems: ConfigProblem[] = references.problems.map((problem) => ({
+    where: locate(problem.path),
+    path: pathKey(problem.path),
+    message: problem.message,
+  }));
+  // A reference that failed resolved to "": the schema's complaint about that empty value would mislead.
+  const unresolved = new Set(problems.map((problem) => problem.path));
+  const parsed = configSchema.safeParse(references.value);
+  if (!parsed.success) {
+    problems.push(
+      ...parsed.error.issues
+        .flatMap((issue) => issueProblems(issue, locate))
+        .filter((problem) => !unresolved.has(problem.path)),
+    );
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(options.source, problems);
+
+  const config: Config = parsed.data;
+  const violations = checkRules(config, { baseDir: options.baseDir });
+  if (violations.length > 0) {
+    // Rule messages quote values (an address, an origin); one that came from a reference is a secret.
+    const secrets = secretValues(references.value, references.secretPaths);
+    throw new ConfigError(
+      options.source,
+      violations.map((violation) => ({
+        where: locate(violation.path),
+        path: pathKey(violation.path),
+        message: redact(`${violation.message}; fix: ${violation.fix}`, secrets),
+        rule: violation.rule,
+      })),
+    );
+  }
+  return resolveConfig(config, {
+    source: options.source,
+    baseDir: options.baseDir,
+    secretPaths: references.secretPaths,
+  });
+}
+
+/** Resolved values at secret paths, longest first so a secret containing another is masked whole. */
+function secretValues(value: unknown, secretPaths: ReadonlySet<string>): string[] {
+  const found = new Set<string>();
+  const visit = (node: unknown, path: (string | number)[]): void => {
+    if (typeof node === "string") {
+      if (node !== "" && secretPaths.has(pathKey(path))) {
+        found.add(node);
+        found.add(JSON.stringify(node).slice(1, -1));
+      }
+    } else if (Array.isArray(node)) {
+      for (const [index, item] of node.entries()) visit(item, [...path, index]);
+    } else if (node !== null && typeof node === "object") {
+      for (const [key, item] of Object.entries(node)) visit(item, [...path, key]);
+    }
+  };
+  if (secretPaths.size > 0) visit(value, []);
+  return [...found].sort((a, b) => b.length - a.length);
+}
+
+function redact(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((masked, secret) => masked.replaceAll(secret, "[secret]"), text);
+}
+
+function issueProblems(
+  issue: z.core.$ZodIssue,
+  locate: (path: readonly PropertyKey[], key?: string) => string,
+): ConfigProblem[] {
+  if (issue.code === "unrecognized_keys") {
+    return issue.keys.map((key) => ({
+      where: locate(issue.path, key),
+      path: pathKey([...issue.path, key]),
+      message: "unknown key; check its spelling against `bulwark config schema`",
+    }));
+  }
+  if (issue.code === "invalid_union") {
+    // A union of alternatives (number | "30s"): report the most telling branch message.
+    const nested =
+      issue.errors.flat().find((inner) => inner.code !== "invalid_type") ?? issue.errors.flat()[0];
+    if (nested) return issueProblems({ ...nested, path: [...issue.path, ...nested.path] }, locate);
+  }
+  return [{ where: locate(issue.path), path: pathKey(issue.path), message: lowerFirst(issue.message) }];
+}
+
+function lowerFirst(text: string): string {
+  return text.replace(/^[A-Z](?![A-Z])/, (c) => c.toLowerCase());
+}
+
+/** Finds the source offset of a key path, walking up to the nearest node that exists. */
+function offsetOf(doc: Document, path: readonly PropertyKey[], key?: string): number | undefined {
+  const keys = path.map((part) => (typeof part === "symbol" ? String(part) : part));
+  if (key !== undefined) {
+    const map = doc.getIn(keys, true);
+    if (isMap(map)) {
+      const pair = map.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === key);
+      if (pair && isNode(pair.key)) return pair.key.range?.[0];
+    }
+  }
+  for (let length = keys.length; length >= 0; length--) {
+    const node = length === 0 ? doc.contents : doc.getIn(keys.slice(0, length), true);
+    if (isNode(node) && node.range) return node.range[0];
+  }
+  return undefined;
+}

@@ -1,0 +1,63 @@
+/**
+ * Bulwark's errors: one table of stable codes (as fastify's lib/errors.js). Callers match on
+ * `code`, never on message text. Messages are lowercase without a trailing period. Security
+ * failures use fixed messages that reveal nothing.
+ */
+import { ExitCode } from "./exit-codes.js";
+
+interface ErrorSpec {
+  /** HTTP status when the gateway answers with this error. */
+  readonly status: number;
+  /** Problem `title` shown to clients; fixed text, never derived from input. */
+  readonly title: string;
+  /** Exit code when this error ends a command. */
+  readonly exit: ExitCode;
+}
+
+export const ErrorCodes = {
+  // configuration and usage
+  config_invalid: { status: 500, title: "invalid configuration", exit: ExitCode.UsageOrConfig },
+  config_unreadable: { status: 500, title: "configuration file unreadable", exit: ExitCode.UsageOrConfig },
+  usage: { status: 500, title: "invalid usage", exit: ExitCode.UsageOrConfig },
+  listen_failed: { status: 500, title: "cannot listen", exit: ExitCode.Runtime },
+  reload_failed: { status: 500, title: "reload refused", exit: ExitCode.Runtime },
+
+  // gateway answers (RFC 9457 problems)
+  bad_request: { status: 400, title: "bad request", exit: ExitCode.Runtime },
+  path_invalid: { status: 400, title: "invalid request path", exit: ExitCode.Runtime },
+  request_timeout: { status: 408, title: "request timeout", exit: ExitCode.Runtime },
+  route_not_found: { status: 404, title: "no route for this request", exit: ExitCode.Runtime },
+  method_not_allowed: { status: 405, title: "method not allowed", exit: ExitCode.Runtime },
+  body_too_large: { status: 413, title: "request body too large", exit: ExitCode.Runtime },
+  uri_too_long: { status: 414, title: "request uri too long", exit: ExitCode.Runtime },
+  headers_too_large: { status: 431, title: "request header fields too large", exit: ExitCode.Runtime },
+  cors_rejected: { status: 403, title: "cors preflight rejected", exit: ExitCode.Runtime },
+  upstream_unavailable: { status: 502, title: "upstream unavailable", exit: ExitCode.Runtime },
+  upstream_timeout: { status: 504, title: "upstream timed out", exit: ExitCode.Runtime },
+  no_upstream_target: { status: 503, title: "no upstream target available", exit: ExitCode.Runtime },
+  shutting_down: { status: 503, title: "shutting down", exit: ExitCode.Runtime },
+  internal: { status: 500, title: "internal error", exit: ExitCode.Runtime },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class BulwarkError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly exitCode: ExitCode;
+  /** Extra lines shown to operators (CLI, logs); never sent to HTTP clients. */
+  readonly details: readonly string[];
+
+  constructor(code: ErrorCode, message: string, options?: { details?: readonly string[]; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "BulwarkError";
+    this.code = code;
+    this.status = ErrorCodes[code].status;
+    this.exitCode = ErrorCodes[code].exit;
+    this.details = options?.details ?? [];
+  }
+}
+
+export function isBulwarkError(error: unknown): error is BulwarkError {
+  return error instanceof BulwarkError;
+}

@@ -1,0 +1,47 @@
+/**
+ * What one request carries through the stage chain. Built by server.ts once per request; stages
+ * read it and add what later stages, the proxy and the access log need.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { ResolvedRoute } from "../config/resolve.js";
+
+export type OutgoingHeaders = Record<string, string | string[]>;
+
+export interface RequestContext {
+  readonly req: IncomingMessage | Http2ServerRequest;
+  readonly res: ServerResponse | Http2ServerResponse;
+  readonly route: ResolvedRoute;
+  readonly method: string;
+  /** Normalized path, without the query. */
+  readonly path: string;
+  /** The query string including its "?", or "". */
+  readonly query: string;
+  /** Lower-case host without port, from Host or :authority. */
+  readonly host: string;
+  /** The original Host header value (with port), sent upstream when the host is preserved. */
+  readonly authority: string;
+  /** The client reached us over TLS, or a trusted proxy says it reached it over HTTPS. */
+  readonly secure: boolean;
+  /** Client address after the trusted-proxy rules. */
+  readonly clientIp: string;
+  /** The TCP peer address. */
+  readonly peerIp: string;
+  /** Whether the peer is a trusted proxy (its forwarding headers are believed). */
+  readonly peerTrusted: boolean;
+  /** performance.now() when the request arrived. */
+  readonly startedAt: number;
+  requestId: string;
+  traceId: string;
+  /** The span id Bulwark gives its own hop; sent upstream as the parent. */
+  spanId: string;
+  traceFlags: string;
+  /** Headers the stages want sent upstream (added after hop-by-hop removal). */
+  readonly upstreamHeaders: OutgoingHeaders;
+  /** Target base URL chosen for this request, for logs. */
+  upstreamTarget: string | null;
+  /** Why the request failed, for logs and metrics: an error code or upstream error kind. */
+  errorCode: string | null;
+  /** Request body bytes received from the client. */
+  bytesIn: number;
+}

@@ -1,0 +1,52 @@
+/**
+ * The one place that fixes stage order. onRequest runs top to bottom; onResponse runs bottom to
+ * top, so the first stage sees the final response (docs/lifecycle.md draws this).
+ */
+import type { ResolvedRoute } from "../config/resolve.js";
+import type { RequestContext } from "./context.js";
+import type { Reply, ResponseHead, Services, Stage, StageFactory } from "./stage.js";
+import { corsStage } from "./stages/cors.js";
+import { limitsStage } from "./stages/limits.js";
+import { requestIdStage } from "./stages/request-id.js";
+import { securityHeadersStage } from "./stages/security-headers.js";
+import { traceContextStage } from "./stages/trace-context.js";
+
+export const STAGE_ORDER: readonly StageFactory[] = [
+  requestIdStage, // first: everything after it, errors included, carries the id
+  traceContextStage,
+  securityHeadersStage, // its onResponse runs late, so it sees gateway-made answers too
+  corsStage, // preflights are answered before limits or authentication
+  limitsStage,
+];
+
+export interface StageChain {
+  readonly stages: readonly Stage[];
+  readonly requestStages: readonly Stage[];
+  /** Reverse order, only stages with onResponse. */
+  readonly responseStages: readonly Stage[];
+}
+
+export function buildChain(route: ResolvedRoute, services: Services): StageChain {
+  const stages = STAGE_ORDER.map((factory) => factory(route, services)).filter(
+    (stage): stage is Stage => stage !== null,
+  );
+  return {
+    stages,
+    requestStages: stages.filter((stage) => stage.onRequest),
+    responseStages: stages.filter((stage) => stage.onResponse).reverse(),
+  };
+}
+
+/** Runs the request side; returns the first Reply a stage gives, or undefined to proxy. */
+export async function runRequestStages(chain: StageChain, ctx: RequestContext): Promise<Reply | undefined> {
+  for (const stage of chain.requestStages) {
+    const result = stage.onRequest!(ctx);
+    const reply = result instanceof Promise ? await result : result;
+    if (reply) return reply;
+  }
+  return undefined;
+}
+
+export function runResponseStages(chain: StageChain, ctx: RequestContext, head: ResponseHead): void {
+  for (const stage of chain.responseStages) stage.onResponse!(ctx, head);
+}

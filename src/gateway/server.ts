@@ -1,0 +1,698 @@
+/**
+ * The gateway process: listeners, the request path, and the lifecycle (start, reload, drain).
+ *
+ * HTTP/1.1 always goes through Node's http.Server (llhttp, strict mode), which gives header-size,
+ * header-timeout (slowloris) and smuggling protection. On TLS listeners a tls.Server terminates
+ * TLS and hands each connection, by its ALPN protocol, to that http.Server or to an HTTP/2
+ * session handler, so HTTP/1.1 over TLS keeps exactly the same protections as plaintext.
+ */
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import {
+  createSecureServer as createHttp2Server,
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from "node:http2";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
+import type { ResolvedConfig, ResolvedListener, ResolvedRoute } from "../config/resolve.js";
+import { BulwarkError, type ErrorCode, ErrorCodes } from "../errors.js";
+import type { Logger } from "../observability/logger.js";
+import type { GatewayMetrics } from "../observability/metrics.js";
+import { createRedactor, type Redactor } from "../observability/redact.js";
+import { normalizeAddress } from "../security/trusted-proxies.js";
+import type { OutgoingHeaders, RequestContext } from "./context.js";
+import { httpsRedirectHandler } from "./https-redirect.js";
+import { runRequestStages, runResponseStages, type StageChain } from "./pipeline.js";
+import { PROBLEM_CONTENT_TYPE, problemBody, rawProblemResponse } from "./problem.js";
+import { parseRequestTarget, rewritePath } from "./request-target.js";
+import { buildRuntime, type Runtime, retiredGroups } from "./runtime.js";
+import type { Reply, ResponseHead } from "./stage.js";
+import { acceptRequestId } from "./stages/request-id.js";
+import { traceIdsFrom } from "./stages/trace-context.js";
+import { CertificateWatcher, tlsServerOptions } from "./tls.js";
+import { HealthChecker } from "./upstream/health-check.js";
+import { proxyRequest } from "./upstream/proxy.js";
+import { openTunnel } from "./upstream/websocket.js";
+
+type AnyRequest = IncomingMessage | Http2ServerRequest;
+type AnyResponse = ServerResponse | Http2ServerResponse;
+
+export type GatewayState = "starting" | "ready" | "draining" | "stopped";
+
+export interface GatewayOptions {
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+}
+
+interface ListenerHandle {
+  readonly config: ResolvedListener;
+  /** The socket-owning server (http.Server, or tls.Server on TLS listeners). */
+  readonly front: Server | TlsServer;
+  readonly http1: Server;
+  readonly http2?: Http2SecureServer;
+  readonly watcher?: CertificateWatcher;
+}
+
+export interface ReadinessReport {
+  readonly ready: boolean;
+  readonly state: GatewayState;
+  readonly reasons: readonly string[];
+  readonly upstreams: Record<
+    string,
+    { targets: { target: string; healthy: boolean | null; ejected: boolean }[] }
+  >;
+}
+
+// Host header: a registered name or IPv4 literal, or a bracketed IPv6 literal, with an optional port.
+const HOST_HEADER =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+function hostOf(authority: string): string {
+  if (authority.startsWith("[")) return authority.slice(0, authority.indexOf("]") + 1).toLowerCase();
+  const colon = authority.indexOf(":");
+  const host = colon === -1 ? authority : authority.slice(0, colon);
+  return (host.endsWith(".") ? host.slice(0, -1) : host).toLowerCase();
+}
+
+export class Gateway {
+  private runtime: Runtime;
+  private readonly logger: Logger;
+  private readonly metrics: GatewayMetrics;
+  private readonly redactor: Redactor;
+  private readonly listeners: ListenerHandle[] = [];
+  private health: HealthChecker | undefined;
+  private state: GatewayState = "starting";
+  private inFlight = 0;
+  private readonly tunnels = new Set<Duplex>();
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(config: ResolvedConfig, options: GatewayOptions) {
+    this.runtime = buildRuntime(config);
+    this.logger = options.logger;
+    this.metrics = options.metrics;
+    this.redactor = createRedactor(config.logging.redact);
+  }
+
+  get config(): ResolvedConfig {
+    return this.runtime.config;
+  }
+
+  get currentState(): GatewayState {
+    return this.state;
+  }
+
+  /** Bound addresses by listener name (useful when a config asks for port 0). */
+  addresses(): { name: string; host: string; port: number; tls: boolean }[] {
+    return this.listeners.map((handle) => {
+      const address = handle.front.address();
+      const port = typeof address === "object" && address ? address.port : handle.config.port;
+      return {
+        name: handle.config.name,
+        host: handle.config.host,
+        port,
+        tls: handle.config.tls !== undefined,
+      };
+    });
+  }
+
+  async start(): Promise<void> {
+    this.startHealthChecks(this.runtime);
+    for (const listener of this.runtime.config.listeners) {
+      const handle = this.createListener(listener);
+      this.listeners.push(handle);
+      await listen(handle.front, listener);
+    }
+    await this.health?.start();
+    this.state = "ready";
+    for (const address of this.addresses()) {
+      this.logger.info(
+        { listener: address.name, address: `${address.host}:${address.port}`, tls: address.tls },
+        "listening",
+      );
+    }
+  }
+
+  /** Validated config in; swaps the runtime atomically or throws with the reason. */
+  reload(config: ResolvedConfig): void {
+    const current = this.runtime.config;
+    const listenerKey = (c: ResolvedConfig) =>
+      JSON.stringify(
+        c.listeners.map((l) => [
+          l.address,
+          l.tls?.cert,
+          l.tls?.key,
+          l.tls?.minVersion,
+          l.tls?.http2,
+          l.redirectToHttps,
+        ]),
+      );
+    if (listenerKey(config) !== listenerKey(current)) {
+      throw new BulwarkError("reload_failed", "listeners changed; restart bulwark to apply listener changes");
+    }
+    if (JSON.stringify(config.server) !== JSON.stringify(current.server)) {
+      throw new BulwarkError("reload_failed", "server settings changed; restart bulwark to apply them");
+    }
+    const previous = this.runtime;
+    const next = buildRuntime(config, previous);
+    this.runtime = next;
+    this.startHealthChecks(next);
+    void this.health?.start();
+    for (const group of retiredGroups(previous, next)) void group.close();
+  }
+
+  readiness(): ReadinessReport {
+    const reasons: string[] = [];
+    if (this.state !== "ready") reasons.push(`gateway is ${this.state}`);
+    const upstreams: ReadinessReport["upstreams"] = {};
+    const now = Date.now();
+    for (const group of this.runtime.groups.values()) {
+      upstreams[group.name] = {
+        targets: group.targets.map((target) => ({
+          target: target.origin,
+          healthy: target.healthy ?? null,
+          ejected: target.ejectedUntil > now,
+        })),
+      };
+      if (!group.reachable) reasons.push(`upstream ${group.name} has no reachable target`);
+    }
+    return { ready: reasons.length === 0, state: this.state, reasons, upstreams };
+  }
+
+  /**
+   * Graceful stop: refuse new connections, report not ready, let in-flight requests finish
+   * within the grace period, then close what is left. Resolves when everything is closed.
+   */
+  async shutdown(graceMs = this.runtime.config.server.timeouts.shutdownGrace): Promise<void> {
+    if (this.state === "stopped" || this.state === "draining") return;
+    this.state = "draining";
+    this.health?.stop();
+    const closed = this.listeners.map(
+      (handle) =>
+        new Promise<void>((resolve) => {
+          handle.front.close(() => resolve());
+          handle.http1.closeIdleConnections();
+          handle.watcher?.close();
+        }),
+    );
+    for (const session of this.sessions) session.close();
+    const drained = this.waitForIdle();
+    const timedOut = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), graceMs).unref()),
+    ]);
+    if (timedOut) {
+      this.logger.warn(
+        { inFlight: this.inFlight, tunnels: this.tunnels.size },
+        "grace period over; closing remaining connections",
+      );
+    }
+    for (const handle of this.listeners) handle.http1.closeAllConnections();
+    for (const session of this.sessions) session.destroy();
+    for (const tunnel of this.tunnels) tunnel.destroy();
+    if (!timedOut) await Promise.all(closed);
+    await Promise.allSettled(
+      [...this.runtime.groups.values()].map((group) => (timedOut ? group.destroy() : group.close())),
+    );
+    this.state = "stopped";
+  }
+
+  private waitForIdle(): Promise<void> {
+    if (this.inFlight === 0 && this.tunnels.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private checkIdle(): void {
+    if (this.inFlight === 0 && this.tunnels.size === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private startHealthChecks(runtime: Runtime): void {
+    this.health?.stop();
+    this.health = new HealthChecker([...runtime.groups.values()], (group, target, healthy, reason) => {
+      this.metrics.targetHealthy.labels(group.name, target.origin).set(healthy ? 1 : 0);
+      const log = { upstream: group.name, target: target.origin, reason };
+      if (healthy) this.logger.info(log, "upstream target healthy");
+      else this.logger.warn(log, "upstream target unhealthy");
+    });
+  }
+
+  // ---------------------------------------------------------------- listeners
+
+  private createListener(listener: ResolvedListener): ListenerHandle {
+    const { server } = this.runtime.config;
+    const http1 = createHttpServer({
+      maxHeaderSize: server.limits.maxHeaderSize,
+      headersTimeout: server.timeouts.clientHeader,
+      requestTimeout: 0, // whole-request time is bounded by the body idle timeout instead
+      keepAliveTimeout: server.timeouts.keepAlive,
+      connectionsCheckingInterval: Math.min(1000, server.timeouts.clientHeader),
+      requireHostHeader: true,
+    });
+    const redirectTo = listener.redirectToHttps
+      ? (listener.redirectToHttps.port ?? this.runtime.config.listeners.find((l) => l.tls)?.port ?? 443)
+      : undefined;
+    if (redirectTo === undefined) {
+      http1.on("request", (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, listener));
+      http1.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+        this.handleUpgrade(req, socket, head, listener),
+      );
+    } else {
+      http1.on("request", httpsRedirectHandler(redirectTo));
+    }
+    http1.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) =>
+      this.clientError(error, socket),
+    );
+    this.trackConnections(http1, listener);
+
+    if (!listener.tls) return { config: listener, front: http1, http1 };
+
+    const options = tlsServerOptions(listener.tls);
+    const http2 = listener.tls.http2
+      ? createHttp2Server({
+          ...options,
+          allowHTTP1: false,
+          settings: { maxHeaderListSize: server.limits.maxHeaderSize },
+          maxSessionInvalidFrames: 100,
+        })
+      : undefined;
+    if (http2) {
+      http2.on("request", (req: Http2ServerRequest, res: Http2ServerResponse) =>
+        this.handle(req, res, listener),
+      );
+      http2.on("session", (session: ServerHttp2Session) => {
+        this.sessions.add(session);
+        session.once("close", () => this.sessions.delete(session));
+        session.setTimeout(server.timeouts.keepAlive + server.timeouts.clientHeader, () => session.close());
+      });
+      http2.on("sessionError", () => {});
+    }
+    const front = createTlsServer(
+      { ...options, handshakeTimeout: server.timeouts.clientHeader },
+      (socket: TLSSocket) => {
+        if (socket.alpnProtocol === "h2" && http2) http2.emit("secureConnection", socket);
+        else http1.emit("connection", socket);
+      },
+    );
+    front.on("tlsClientError", (error: Error) => {
+      this.logger.debug({ listener: listener.name, error: error.message }, "tls handshake failed");
+    });
+    const watcher = new CertificateWatcher(
+      listener.tls,
+      (fresh) => {
+        front.setSecureContext(fresh);
+        this.logger.info({ listener: listener.name }, "tls certificate reloaded");
+      },
+      (message) =>
+        this.logger.error({ listener: listener.name, error: message }, "tls certificate reload refused"),
+    );
+    return { config: listener, front, http1, ...(http2 ? { http2 } : {}), watcher };
+  }
+
+  private trackConnections(server: Server, listener: ResolvedListener): void {
+    const gauge = this.metrics.openConnections.labels(listener.name);
+    server.on("connection", (socket: Socket) => {
+      gauge.inc();
+      socket.once("close", () => gauge.dec());
+    });
+  }
+
+  /** Parse errors from llhttp: answer with a problem and close (request smuggling shapes land here). */
+  private clientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+    if (error.code === "ECONNRESET" || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    let code: ErrorCode = "bad_request";
+    if (error.code === "HPE_HEADER_OVERFLOW") code = "headers_too_large";
+    else if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" || error.code === "HPE_HEADERS_TIMEOUT")
+      code = "request_timeout";
+    this.logger.debug({ error: error.code ?? error.message }, "malformed request refused");
+    socket.end(rawProblemResponse(code));
+  }
+
+  // ---------------------------------------------------------------- the request path
+
+  private handle(req: AnyRequest, res: AnyResponse, listener: ResolvedListener): void {
+    const runtime = this.runtime;
+    const startedAt = performance.now();
+    this.inFlight++;
+    this.metrics.inFlight.inc();
+    const socket = req.socket;
+    const bytesWrittenAtStart = "stream" in req ? 0 : socket.bytesWritten;
+    const peerIp = normalizeAddress(socket.remoteAddress ?? "");
+    const peerTrusted = runtime.trustedProxies.trusts(peerIp);
+    const headers = req.headers;
+    const ids = traceIdsFrom(headers.traceparent);
+
+    const url = req.url ?? "/";
+    const target =
+      url.length > runtime.config.server.limits.maxUrlLength ? undefined : parseRequestTarget(url);
+    const authority =
+      (target && "host" in target && target.host) ||
+      headers.host ||
+      (headers[":authority"] as string | undefined) ||
+      "";
+    const validHost = authority.length <= 255 && HOST_HEADER.test(authority);
+    const host = validHost ? hostOf(authority) : "";
+    const path = target && "path" in target ? target.path : "/";
+    const route = target && "path" in target && validHost ? runtime.router.match(host, path) : undefined;
+
+    const forwardedProto = headers["x-forwarded-proto"];
+    const ctx: RequestContext = {
+      req,
+      res,
+      route: route ?? runtime.fallbackRoute,
+      method: req.method ?? "GET",
+      path,
+      query: target && "query" in target ? target.query : "",
+      host,
+      authority,
+      secure:
+        listener.tls !== undefined ||
+        (peerTrusted && typeof forwardedProto === "string" && forwardedProto.startsWith("https")),
+      clientIp: runtime.trustedProxies.clientAddress(
+        peerIp,
+        headers["x-forwarded-for"] as string | undefined,
+      ),
+      peerIp,
+      peerTrusted,
+      startedAt,
+      requestId: acceptRequestId(headers["x-request-id"]),
+      traceId: ids.traceId,
+      spanId: ids.spanId,
+      traceFlags: ids.flags,
+      upstreamHeaders: {},
+      upstreamTarget: null,
+      errorCode: null,
+      bytesIn: 0,
+    };
+    const chain = route ? runtime.chains[route.index]! : runtime.fallbackChain;
+
+    res.once("close", () => this.complete(ctx, bytesWrittenAtStart));
+    if (this.state === "draining" && "shouldKeepAlive" in res) res.shouldKeepAlive = false;
+
+    let early: ErrorCode | undefined;
+    let detail: string | undefined;
+    if (target === undefined) {
+      early = "uri_too_long";
+      detail = `the longest request target accepted is ${runtime.config.server.limits.maxUrlLength} bytes`;
+    } else if ("error" in target) {
+      early = "path_invalid";
+      detail = target.error;
+    } else if (!validHost) {
+      early = "bad_request";
+      detail = "the Host header is missing or not a valid host";
+    } else if (ctx.method === "CONNECT" || ctx.method === "TRACE") {
+      // TRACE echoes the request, credentials included (cross-site tracing); CONNECT would make an open tunnel.
+      early = "method_not_allowed";
+      detail = `${ctx.method} is not allowed`;
+    } else if (!route) {
+      early = "route_not_found";
+    }
+    if (early) {
+      this.sendProblem(ctx, chain, early, detail);
+      return;
+    }
+    this.run(ctx, chain, runtime).catch((error: unknown) => this.fail(ctx, chain, error));
+  }
+
+  private async run(ctx: RequestContext, chain: StageChain, runtime: Runtime): Promise<void> {
+    const reply = await runRequestStages(chain, ctx);
+    if (reply) {
+      this.sendReply(ctx, chain, reply);
+      return;
+    }
+    const group = runtime.groups.get(ctx.route.upstream)!;
+    const target = group.pick();
+    if (!target) {
+      this.sendProblem(ctx, chain, "no_upstream_target", `no target of upstream ${group.name} is available`);
+      return;
+    }
+    ctx.upstreamTarget = target.origin;
+    const outcome = await proxyRequest(ctx, chain, group, target, runtime.config.server.timeouts.bodyIdle);
+    if (outcome.error) {
+      ctx.errorCode = outcome.error.kind ?? outcome.error.code;
+      if (outcome.error.kind) this.metrics.upstreamError(group.name, outcome.error.kind);
+      if (!ctx.res.headersSent) {
+        // The client's body may be unread: do not reuse a connection whose framing is unknown.
+        if ("shouldKeepAlive" in ctx.res) ctx.res.shouldKeepAlive = false;
+        this.sendProblem(
+          ctx,
+          chain,
+          outcome.error.code,
+          outcome.error.kind === undefined ? outcome.error.detail : undefined,
+        );
+      } else {
+        ctx.res.destroy();
+      }
+    } else if (outcome.clientAborted) {
+      ctx.errorCode = "client_closed";
+    }
+  }
+
+  private fail(ctx: RequestContext, chain: StageChain, error: unknown): void {
+    ctx.errorCode = "internal";
+    this.logger.error(
+      { err: error, requestId: ctx.requestId, route: ctx.route.name },
+      "request failed inside the gateway",
+    );
+    if (!ctx.res.headersSent) this.sendProblem(ctx, chain, "internal");
+    else ctx.res.destroy();
+  }
+
+  private sendProblem(ctx: RequestContext, chain: StageChain, code: ErrorCode, detail?: string): void {
+    ctx.errorCode ??= code;
+    const body = problemBody(code, ctx.requestId, detail);
+    this.writeGatewayResponse(
+      ctx,
+      chain,
+      ErrorCodes[code].status,
+      { "content-type": PROBLEM_CONTENT_TYPE, "cache-control": "no-store" },
+      body,
+    );
+  }
+
+  private sendReply(ctx: RequestContext, chain: StageChain, reply: Reply): void {
+    if (reply.problem) {
+      if (reply.status === 413 && "shouldKeepAlive" in ctx.res) ctx.res.shouldKeepAlive = false;
+      this.sendProblem(ctx, chain, reply.problem.code, reply.problem.detail);
+      return;
+    }
+    this.writeGatewayResponse(ctx, chain, reply.status, { ...reply.headers }, reply.body);
+  }
+
+  private writeGatewayResponse(
+    ctx: RequestContext,
+    chain: StageChain,
+    status: number,
+    headers: OutgoingHeaders,
+    body: string | Buffer | undefined,
+  ): void {
+    const res = ctx.res;
+    if (res.headersSent || res.destroyed) return;
+    if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
+    else if (status !== 204 && status !== 304) headers["content-length"] = "0";
+    const head: ResponseHead = { status, headers, fromGateway: true };
+    runResponseStages(chain, ctx, head);
+    res.writeHead(head.status, head.headers);
+    if (body !== undefined && ctx.method !== "HEAD") res.end(body);
+    else res.end();
+  }
+
+  private complete(ctx: RequestContext, bytesWrittenAtStart: number): void {
+    this.inFlight--;
+    this.metrics.inFlight.dec();
+    const res = ctx.res;
+    const aborted = !res.writableFinished;
+    const status = aborted && !res.headersSent ? 499 : res.statusCode;
+    const seconds = (performance.now() - ctx.startedAt) / 1000;
+    this.metrics.observeRequest(ctx.route.name, ctx.method, status, seconds);
+    if (this.runtime.config.logging.accessLog) {
+      const req = ctx.req;
+      const lengthHeader = res.getHeader("content-length");
+      const bytesOut =
+        "stream" in req ? Number(lengthHeader ?? 0) : req.socket.bytesWritten - bytesWrittenAtStart;
+      const referer = req.headers.referer;
+      this.logger.info(
+        {
+          type: "access",
+          route: ctx.route.name,
+          upstream: ctx.route.upstream || undefined,
+          target: ctx.upstreamTarget ?? undefined,
+          method: ctx.method,
+          path: ctx.path + this.redactor.query(ctx.query),
+          status,
+          durationMs: Math.round(seconds * 1e6) / 1000,
+          bytesIn: ctx.bytesIn,
+          bytesOut,
+          protocol: req.httpVersion,
+          requestId: ctx.requestId,
+          traceId: ctx.traceId,
+          clientIp: ctx.clientIp,
+          userAgent: req.headers["user-agent"],
+          referer: typeof referer === "string" ? this.redactor.url(referer) : undefined,
+          error: ctx.errorCode ?? undefined,
+          aborted: aborted || undefined,
+        },
+        "request",
+      );
+    }
+    this.checkIdle();
+  }
+
+  // ---------------------------------------------------------------- upgrades (WebSocket)
+
+  private handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    listener: ResolvedListener,
+  ): void {
+    const runtime = this.runtime;
+    if (this.state !== "ready") {
+      socket.end(rawProblemResponse("shutting_down"));
+      return;
+    }
+    const url = req.url ?? "/";
+    const target =
+      url.length > runtime.config.server.limits.maxUrlLength ? undefined : parseRequestTarget(url);
+    const authority = req.headers.host ?? "";
+    if (!target || "error" in target || !HOST_HEADER.test(authority)) {
+      socket.end(rawProblemResponse(target ? "bad_request" : "uri_too_long"));
+      return;
+    }
+    const route = runtime.router.match(hostOf(authority), target.path);
+    if (!route) {
+      socket.end(rawProblemResponse("route_not_found"));
+      return;
+    }
+    const group = runtime.groups.get(route.upstream)!;
+    const upstreamTarget = group.pick();
+    if (!upstreamTarget) {
+      socket.end(rawProblemResponse("no_upstream_target"));
+      return;
+    }
+    const peerIp = normalizeAddress(req.socket.remoteAddress ?? "");
+    const peerTrusted = runtime.trustedProxies.trusts(peerIp);
+    const ids = traceIdsFrom(req.headers.traceparent);
+    const ctx = this.upgradeContext(
+      req,
+      route,
+      target.path,
+      target.query,
+      authority,
+      listener,
+      peerIp,
+      peerTrusted,
+      ids,
+    );
+    ctx.upstreamHeaders["x-request-id"] = ctx.requestId;
+    ctx.upstreamHeaders.traceparent = `00-${ids.traceId}-${ids.spanId}-${ids.flags}`;
+    const path =
+      route.rewritePrefix === null
+        ? target.path
+        : rewritePath(target.path, route.pathPrefix, route.rewritePrefix);
+    this.tunnels.add(socket);
+    const startedAt = performance.now();
+    openTunnel(ctx, socket, head, upstreamTarget, upstreamTarget.basePath + path + target.query, {
+      connectTimeoutMs: group.config.timeouts.connect,
+      hostHeader: group.config.hostHeader,
+      onClose: (error) => {
+        this.tunnels.delete(socket);
+        if (error) this.metrics.upstreamError(group.name, error);
+        this.logger.info(
+          {
+            type: "access",
+            route: route.name,
+            upstream: group.name,
+            target: upstreamTarget.origin,
+            method: ctx.method,
+            path: target.path + this.redactor.query(target.query),
+            upgrade: req.headers.upgrade,
+            durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+            requestId: ctx.requestId,
+            traceId: ctx.traceId,
+            clientIp: ctx.clientIp,
+            error,
+          },
+          "tunnel closed",
+        );
+        this.checkIdle();
+      },
+    });
+  }
+
+  private upgradeContext(
+    req: IncomingMessage,
+    route: ResolvedRoute,
+    path: string,
+    query: string,
+    authority: string,
+    listener: ResolvedListener,
+    peerIp: string,
+    peerTrusted: boolean,
+    ids: { traceId: string; spanId: string; flags: string },
+  ): RequestContext {
+    const runtime = this.runtime;
+    return {
+      req,
+      // Upgrades have no ServerResponse; nothing on the tunnel path writes one.
+      res: undefined as unknown as ServerResponse,
+      route,
+      method: req.method ?? "GET",
+      path,
+      query,
+      host: hostOf(authority),
+      authority,
+      secure: listener.tls !== undefined,
+      clientIp: runtime.trustedProxies.clientAddress(
+        peerIp,
+        req.headers["x-forwarded-for"] as string | undefined,
+      ),
+      peerIp,
+      peerTrusted,
+      startedAt: performance.now(),
+      requestId: acceptRequestId(req.headers["x-request-id"]),
+      traceId: ids.traceId,
+      spanId: ids.spanId,
+      traceFlags: ids.flags,
+      upstreamHeaders: {},
+      upstreamTarget: null,
+      errorCode: null,
+      bytesIn: 0,
+    };
+  }
+}
+
+function listen(server: Server | TlsServer, listener: ResolvedListener): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => {
+      const reason =
+        error.code === "EADDRINUSE"
+          ? "the address is already in use"
+          : error.code === "EACCES"
+            ? "permission denied (ports below 1024 need privileges)"
+            : error.code === "EADDRNOTAVAIL"
+              ? "the address is not on this machine"
+              : (error.code ?? error.message);
+      reject(new BulwarkError("listen_failed", `cannot listen on ${listener.address}: ${reason}`));
+    };
+    server.once("error", onError);
+    server.listen({ host: listener.host, port: listener.port }, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}

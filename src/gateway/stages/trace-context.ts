@@ -1,0 +1,54 @@
+/**
+ * W3C Trace Context (https://www.w3.org/TR/trace-context/): a valid incoming traceparent keeps
+ * its trace id and flags, and Bulwark's hop gets its own span id as the new parent; an invalid or
+ * absent one starts a new trace. tracestate passes through untouched (the spec forbids changing
+ * it without a valid traceparent, so it is dropped when the traceparent was invalid).
+ */
+import { randomBytes } from "node:crypto";
+import type { RequestContext } from "../context.js";
+import type { StageFactory } from "../stage.js";
+
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/;
+const ZERO_TRACE = "0".repeat(32);
+const ZERO_SPAN = "0".repeat(16);
+
+export interface TraceIds {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly flags: string;
+  readonly continued: boolean;
+}
+
+/** Derives this hop's ids from an incoming traceparent header. */
+export function traceIdsFrom(header: string | string[] | undefined): TraceIds {
+  const spanId = randomBytes(8).toString("hex");
+  if (typeof header === "string") {
+    const match = TRACEPARENT.exec(header.trim());
+    // Version ff is invalid; version 00 must have exactly four fields.
+    if (
+      match &&
+      match[1] !== "ff" &&
+      !(match[1] === "00" && header.trim().length !== 55) &&
+      match[2] !== ZERO_TRACE &&
+      match[3] !== ZERO_SPAN
+    ) {
+      return { traceId: match[2]!, spanId, flags: match[4]!, continued: true };
+    }
+  }
+  return { traceId: randomBytes(16).toString("hex"), spanId, flags: "01", continued: false };
+}
+
+function traceparentOf(ctx: RequestContext): string {
+  return `00-${ctx.traceId}-${ctx.spanId}-${ctx.traceFlags}`;
+}
+
+export const traceContextStage: StageFactory = () => ({
+  name: "trace-context",
+  onRequest: function propagateTrace(ctx) {
+    ctx.upstreamHeaders.traceparent = traceparentOf(ctx);
+    return undefined;
+  },
+  onResponse: function returnTrace(ctx, head) {
+    head.headers.traceparent = traceparentOf(ctx);
+  },
+});

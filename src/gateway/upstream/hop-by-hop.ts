@@ -1,0 +1,74 @@
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and must not be forwarded, nor
+ * may any header named in Connection. Forwarding headers are rebuilt by forwarded.ts.
+ */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authenticate",
+  "proxy-authorization",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  // Expect: 100-continue is answered by the gateway's own HTTP server; undici refuses it.
+  "expect",
+  // HTTP/2 connection-specific header (RFC 9113 §8.2.2).
+  "http2-settings",
+]);
+
+/** Request headers the gateway sets itself; client-sent copies are dropped or rebuilt. */
+const GATEWAY_OWNED_REQUEST = new Set([
+  "host",
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-forwarded-port",
+  "x-real-ip",
+  "x-request-id",
+  "traceparent",
+]);
+
+export function connectionListed(connection: string | string[] | undefined): Set<string> | undefined {
+  if (connection === undefined) return undefined;
+  const names = new Set<string>();
+  for (const part of [connection].flat().join(",").split(",")) {
+    const name = part.trim().toLowerCase();
+    if (name && name !== "close" && name !== "keep-alive") names.add(name);
+  }
+  return names.size > 0 ? names : undefined;
+}
+
+/**
+ * Copies client request headers for the upstream: drops hop-by-hop headers, headers named in
+ * Connection, HTTP/2 pseudo-headers and the headers the gateway owns. Returns a flat
+ * [name, value, name, value, ...] list, which keeps repeated headers as they came.
+ */
+export function forwardableRequestHeaders(rawHeaders: readonly string[], keepUpgrade = false): string[] {
+  let listed: Set<string> | undefined;
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    if (rawHeaders[index]!.toLowerCase() === "connection") {
+      const names = connectionListed(rawHeaders[index + 1]);
+      if (names) listed = listed ? new Set([...listed, ...names]) : names;
+    }
+  }
+  const out: string[] = [];
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index]!.toLowerCase();
+    if (name.charCodeAt(0) === 58 /* ":" */) continue;
+    if (GATEWAY_OWNED_REQUEST.has(name)) continue;
+    if (HOP_BY_HOP.has(name) && !(keepUpgrade && (name === "upgrade" || name === "connection"))) continue;
+    if (listed?.has(name) && !(keepUpgrade && name === "upgrade")) continue;
+    out.push(name, rawHeaders[index + 1]!);
+  }
+  return out;
+}
+
+/** Removes hop-by-hop headers from an upstream response, in place. */
+export function stripResponseHopByHop(headers: Record<string, string | string[] | undefined>): void {
+  const listed = connectionListed(headers.connection);
+  for (const name of HOP_BY_HOP) delete headers[name];
+  if (listed) for (const name of listed) delete headers[name];
+}

@@ -82,7 +82,16 @@ export function loadConfigText(
       })),
     );
   }
-  const raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let raw: unknown;
+  try {
+    // maxAliasCount bounds alias expansion ("billion laughs").
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (error) {
+    // Unresolved aliases and alias bombs surface here, after parsing.
+    throw new ConfigError(options.source, [
+      { where: options.source, path: "", message: `YAML: ${lowerFirst((error as Error).message.split("\n")[0]!)}` },
+    ]);
+  }
   if (typeof raw !== "object" || Array.isArray(raw)) {
     throw new ConfigError(options.source, [
       { where: at(0), path: "", message: "expected a mapping of settings at the top level" },

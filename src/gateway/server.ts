@@ -274,9 +274,10 @@ export class Gateway {
     http1.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) =>
       this.clientError(error, socket),
     );
-    this.trackConnections(http1, listener);
-
-    if (!listener.tls) return { config: listener, front: http1, http1 };
+    if (!listener.tls) {
+      this.trackConnections(http1, listener);
+      return { config: listener, front: http1, http1 };
+    }
 
     const options = tlsServerOptions(listener.tls);
     const http2 = listener.tls.http2
@@ -305,6 +306,7 @@ export class Gateway {
         else http1.emit("connection", socket);
       },
     );
+    this.trackConnections(front, listener);
     front.on("tlsClientError", (error: Error) => {
       this.logger.debug({ listener: listener.name, error: error.message }, "tls handshake failed");
     });
@@ -320,7 +322,8 @@ export class Gateway {
     return { config: listener, front, http1, ...(http2 ? { http2 } : {}), watcher };
   }
 
-  private trackConnections(server: Server, listener: ResolvedListener): void {
+  /** Counts TCP connections on the socket-owning server (TLS ones included, whatever their protocol). */
+  private trackConnections(server: Server | TlsServer, listener: ResolvedListener): void {
     const gauge = this.metrics.openConnections.labels(listener.name);
     server.on("connection", (socket: Socket) => {
       gauge.inc();
@@ -349,55 +352,10 @@ export class Gateway {
     const startedAt = performance.now();
     this.inFlight++;
     this.metrics.inFlight.inc();
-    const socket = req.socket;
-    const bytesWrittenAtStart = "stream" in req ? 0 : socket.bytesWritten;
-    const peerIp = normalizeAddress(socket.remoteAddress ?? "");
-    const peerTrusted = runtime.trustedProxies.trusts(peerIp);
-    const headers = req.headers;
-    const ids = traceIdsFrom(headers.traceparent);
-
-    const url = req.url ?? "/";
-    const target =
-      url.length > runtime.config.server.limits.maxUrlLength ? undefined : parseRequestTarget(url);
-    const authority =
-      (target && "host" in target && target.host) ||
-      headers.host ||
-      (headers[":authority"] as string | undefined) ||
-      "";
-    const validHost = authority.length <= 255 && HOST_HEADER.test(authority);
-    const host = validHost ? hostOf(authority) : "";
-    const path = target && "path" in target ? target.path : "/";
-    const route = target && "path" in target && validHost ? runtime.router.match(host, path) : undefined;
-
-    const forwardedProto = headers["x-forwarded-proto"];
-    const ctx: RequestContext = {
-      req,
-      res,
-      route: route ?? runtime.fallbackRoute,
-      method: req.method ?? "GET",
-      path,
-      query: target && "query" in target ? target.query : "",
-      host,
-      authority,
-      secure:
-        listener.tls !== undefined ||
-        (peerTrusted && typeof forwardedProto === "string" && forwardedProto.startsWith("https")),
-      clientIp: runtime.trustedProxies.clientAddress(
-        peerIp,
-        headers["x-forwarded-for"] as string | undefined,
-      ),
-      peerIp,
-      peerTrusted,
-      startedAt,
-      requestId: acceptRequestId(headers["x-request-id"]),
-      traceId: ids.traceId,
-      spanId: ids.spanId,
-      traceFlags: ids.flags,
-      upstreamHeaders: {},
-      upstreamTarget: null,
-      errorCode: null,
-      bytesIn: 0,
-    };
+    const bytesWrittenAtStart = "stream" in req ? 0 : req.socket.bytesWritten;
+    const arrival = arrive(runtime, req);
+    const { target, validHost, route } = arrival;
+    const ctx = contextFor(runtime, req, res, listener, arrival, startedAt);
     const chain = route ? runtime.chains[route.index]! : runtime.fallbackChain;
 
     res.once("close", () => this.complete(ctx, bytesWrittenAtStart));
@@ -565,15 +523,12 @@ export class Gateway {
       socket.end(rawProblemResponse("shutting_down"));
       return;
     }
-    const url = req.url ?? "/";
-    const target =
-      url.length > runtime.config.server.limits.maxUrlLength ? undefined : parseRequestTarget(url);
-    const authority = req.headers.host ?? "";
-    if (!target || "error" in target || !HOST_HEADER.test(authority)) {
+    const arrival = arrive(runtime, req);
+    const { target, route } = arrival;
+    if (!target || "error" in target || !arrival.validHost) {
       socket.end(rawProblemResponse(target ? "bad_request" : "uri_too_long"));
       return;
     }
-    const route = runtime.router.match(hostOf(authority), target.path);
     if (!route) {
       socket.end(rawProblemResponse("route_not_found"));
       return;
@@ -584,28 +539,23 @@ export class Gateway {
       socket.end(rawProblemResponse("no_upstream_target"));
       return;
     }
-    const peerIp = normalizeAddress(req.socket.remoteAddress ?? "");
-    const peerTrusted = runtime.trustedProxies.trusts(peerIp);
-    const ids = traceIdsFrom(req.headers.traceparent);
-    const ctx = this.upgradeContext(
+    const startedAt = performance.now();
+    // Upgrades have no ServerResponse; nothing on the tunnel path writes one.
+    const ctx = contextFor(
+      runtime,
       req,
-      route,
-      target.path,
-      target.query,
-      authority,
+      undefined as unknown as ServerResponse,
       listener,
-      peerIp,
-      peerTrusted,
-      ids,
+      arrival,
+      startedAt,
     );
     ctx.upstreamHeaders["x-request-id"] = ctx.requestId;
-    ctx.upstreamHeaders.traceparent = `00-${ids.traceId}-${ids.spanId}-${ids.flags}`;
+    ctx.upstreamHeaders.traceparent = `00-${ctx.traceId}-${ctx.spanId}-${ctx.traceFlags}`;
     const path =
       route.rewritePrefix === null
         ? target.path
         : rewritePath(target.path, route.pathPrefix, route.rewritePrefix);
     this.tunnels.add(socket);
-    const startedAt = performance.now();
     openTunnel(ctx, socket, head, upstreamTarget, upstreamTarget.basePath + path + target.query, {
       connectTimeoutMs: group.config.timeouts.connect,
       hostHeader: group.config.hostHeader,
@@ -633,47 +583,78 @@ export class Gateway {
       },
     });
   }
+}
 
-  private upgradeContext(
-    req: IncomingMessage,
-    route: ResolvedRoute,
-    path: string,
-    query: string,
-    authority: string,
-    listener: ResolvedListener,
-    peerIp: string,
-    peerTrusted: boolean,
-    ids: { traceId: string; spanId: string; flags: string },
-  ): RequestContext {
-    const runtime = this.runtime;
-    return {
-      req,
-      // Upgrades have no ServerResponse; nothing on the tunnel path writes one.
-      res: undefined as unknown as ServerResponse,
-      route,
-      method: req.method ?? "GET",
-      path,
-      query,
-      host: hostOf(authority),
-      authority,
-      secure: listener.tls !== undefined,
-      clientIp: runtime.trustedProxies.clientAddress(
-        peerIp,
-        req.headers["x-forwarded-for"] as string | undefined,
-      ),
-      peerIp,
-      peerTrusted,
-      startedAt: performance.now(),
-      requestId: acceptRequestId(req.headers["x-request-id"]),
-      traceId: ids.traceId,
-      spanId: ids.spanId,
-      traceFlags: ids.flags,
-      upstreamHeaders: {},
-      upstreamTarget: null,
-      errorCode: null,
-      bytesIn: 0,
-    };
-  }
+/** What the request line and Host say, parsed and routed once for both requests and upgrades. */
+interface Arrival {
+  /** undefined when the target is longer than the limit. */
+  readonly target: ReturnType<typeof parseRequestTarget> | undefined;
+  readonly authority: string;
+  readonly validHost: boolean;
+  readonly host: string;
+  readonly path: string;
+  readonly query: string;
+  readonly route: ResolvedRoute | undefined;
+}
+
+function arrive(runtime: Runtime, req: AnyRequest): Arrival {
+  const url = req.url ?? "/";
+  const target = url.length > runtime.config.server.limits.maxUrlLength ? undefined : parseRequestTarget(url);
+  const headers = req.headers;
+  const parsed = target && "path" in target ? target : undefined;
+  const authority = parsed?.host || headers.host || (headers[":authority"] as string | undefined) || "";
+  const validHost = authority.length <= 255 && HOST_HEADER.test(authority);
+  const host = validHost ? hostOf(authority) : "";
+  const path = parsed?.path ?? "/";
+  return {
+    target,
+    authority,
+    validHost,
+    host,
+    path,
+    query: parsed?.query ?? "",
+    route: parsed && validHost ? runtime.router.match(host, path) : undefined,
+  };
+}
+
+function contextFor(
+  runtime: Runtime,
+  req: AnyRequest,
+  res: AnyResponse,
+  listener: ResolvedListener,
+  arrival: Arrival,
+  startedAt: number,
+): RequestContext {
+  const headers = req.headers;
+  const peerIp = normalizeAddress(req.socket.remoteAddress ?? "");
+  const peerTrusted = runtime.trustedProxies.trusts(peerIp);
+  const forwardedProto = headers["x-forwarded-proto"];
+  const ids = traceIdsFrom(headers.traceparent);
+  return {
+    req,
+    res,
+    route: arrival.route ?? runtime.fallbackRoute,
+    method: req.method ?? "GET",
+    path: arrival.path,
+    query: arrival.query,
+    host: arrival.host,
+    authority: arrival.authority,
+    secure:
+      listener.tls !== undefined ||
+      (peerTrusted && typeof forwardedProto === "string" && forwardedProto.startsWith("https")),
+    clientIp: runtime.trustedProxies.clientAddress(peerIp, headers["x-forwarded-for"] as string | undefined),
+    peerIp,
+    peerTrusted,
+    startedAt,
+    requestId: acceptRequestId(headers["x-request-id"]),
+    traceId: ids.traceId,
+    spanId: ids.spanId,
+    traceFlags: ids.flags,
+    upstreamHeaders: {},
+    upstreamTarget: null,
+    errorCode: null,
+    bytesIn: 0,
+  };
 }
 
 function listen(server: Server | TlsServer, listener: ResolvedListener): Promise<void> {

@@ -80,6 +80,9 @@ const ECDH_CURVES = "X25519:P-256:P-384";
 const SECURE_OPTIONS =
   constants.SSL_OP_NO_RENEGOTIATION | constants.SSL_OP_NO_COMPRESSION | constants.SSL_OP_PRIORITIZE_CHACHA;
 
+/** Longest a stream of directory events can delay reading the files. */
+const MAX_DEBOUNCE_MS = 2000;
+
 /** Tolerated clock difference between the certificate's issuer and this machine. */
 const CLOCK_SKEW_MS = 5 * 60_000;
 
@@ -107,13 +110,8 @@ function readPem(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new BulwarkError(
-      "config_invalid",
-      `cannot read the TLS ${what} file ${path}: ${errorCode(error)}`,
-      {
-        cause: error,
-      },
-    );
+    const message = `cannot read the TLS ${what} file ${path}: ${errorCode(error)}`;
+    throw new BulwarkError("config_invalid", message, { cause: error });
   }
 }
 
@@ -230,6 +228,7 @@ export class CertificateWatcher {
   readonly #watchers = new Map<string, FSWatcher>();
   #current: { cert: Buffer; key: Buffer };
   #timer: NodeJS.Timeout | undefined;
+  #firstEventAt = 0;
   #poll: NodeJS.Timeout | undefined;
   #running = false;
   #rerun = false;
@@ -287,10 +286,7 @@ export class CertificateWatcher {
     for (const directory of this.#directories) {
       if (this.#closed || this.#watchers.has(directory)) continue;
       try {
-        const watcher = watch(directory, { persistent: false }, () => {
-          this.#retried = false;
-          this.#schedule(this.#debounceMs);
-        });
+        const watcher = watch(directory, { persistent: false }, () => this.#changed());
         watcher.on("error", (error) => {
           watcher.close();
           this.#watchers.delete(directory);
@@ -313,10 +309,25 @@ export class CertificateWatcher {
     );
   }
 
+  /**
+   * A directory event: check after a quiet period, but a steady stream of events (a log file next
+   * to the certificate) cannot postpone the check for more than MAX_DEBOUNCE_MS.
+   */
+  #changed(): void {
+    this.#retried = false;
+    const now = Date.now();
+    if (this.#timer === undefined) this.#firstEventAt = now;
+    else if (now - this.#firstEventAt >= MAX_DEBOUNCE_MS) return;
+    this.#schedule(this.#debounceMs);
+  }
+
   #schedule(delayMs: number): void {
     if (this.#closed) return;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.#check(), delayMs);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#check();
+    }, delayMs);
     this.#timer.unref();
   }
 

@@ -68,7 +68,10 @@ export async function makeCertificate(options: CertificateOptions = {}): Promise
   const keyFile = join(dir, "key.pem");
   try {
     const config = join(work, "openssl.cnf");
-    await writeFile(config, opensslConfig(commonName, altNames));
+    // A unique organization makes every subject unique: OpenSSL finds a trusted certificate by its
+    // subject, so two test certificates both named "CN=localhost" in one `ca` list would shadow each other.
+    const organization = `bulwark test ${randomBytes(6).toString("hex")}`;
+    await writeFile(config, opensslConfig(commonName, organization, altNames));
     await writeFile(join(work, "index.txt"), "");
     // A random serial: clients cache certificates by issuer and serial.
     await writeFile(join(work, "serial"), `${randomBytes(8).toString("hex").replace(/^0/, "1")}\n`);
@@ -132,7 +135,7 @@ function asn1Time(date: Date): string {
   return `${date.toISOString().replace(/[-:T]/g, "").slice(0, 14)}Z`;
 }
 
-function opensslConfig(commonName: string, altNames: readonly string[]): string {
+function opensslConfig(commonName: string, organization: string, altNames: readonly string[]): string {
   // A self-contained config, so the system openssl.cnf (absent, or with CA defaults) cannot change the result.
   return `
 [req]
@@ -141,6 +144,7 @@ prompt = no
 
 [subject]
 CN = ${commonName}
+O = ${organization}
 
 [ca]
 default_ca = self
@@ -157,12 +161,14 @@ x509_extensions = server
 
 [any_subject]
 commonName = supplied
+organizationName = supplied
 
 [server]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 subjectAltName = ${altNames.join(",")}
 `;
 }

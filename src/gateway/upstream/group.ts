@@ -3,6 +3,8 @@
  * robin. A target that refuses a connection is skipped for `ejectFor` (passive health); active
  * checks (health-check.ts) mark targets up or down. Both are per process.
  */
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { Pool } from "undici";
 import type { UpstreamConfig } from "../../config/schema.js";
 
@@ -30,6 +32,22 @@ export class UpstreamTarget {
       bodyTimeout: config.timeouts.body,
       connect: { timeout: config.timeouts.connect },
     });
+  }
+
+  /**
+   * A raw connection to the target (TLS for https targets), for health checks and tunnels.
+   * `ready` is the event that says the connection can carry bytes.
+   */
+  connect(): { socket: Socket; ready: "connect" | "secureConnect" } {
+    const secure = this.url.protocol === "https:";
+    const port = Number(this.url.port) || (secure ? 443 : 80);
+    const host = this.url.hostname.replace(/^\[|\]$/g, "");
+    return secure
+      ? {
+          socket: tlsConnect({ host, port, servername: host, ALPNProtocols: ["http/1.1"] }),
+          ready: "secureConnect",
+        }
+      : { socket: netConnect({ host, port }), ready: "connect" };
   }
 
   available(now: number): boolean {

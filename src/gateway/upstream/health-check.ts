@@ -3,8 +3,6 @@
  * of `healthCheck.path` where one is set (2xx/3xx is healthy). Results feed target selection and
  * /ready. State changes are reported once each, not on every check.
  */
-import { connect as netConnect } from "node:net";
-import { connect as tlsConnect } from "node:tls";
 import type { UpstreamGroup, UpstreamTarget } from "./group.js";
 
 export type HealthChange = (
@@ -16,19 +14,14 @@ export type HealthChange = (
 
 function tcpCheck(target: UpstreamTarget, timeout: number): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const port = Number(target.url.port) || (target.url.protocol === "https:" ? 443 : 80);
-    const host = target.url.hostname.replace(/^\[|\]$/g, "");
-    const socket =
-      target.url.protocol === "https:"
-        ? tlsConnect({ host, port, servername: host, ALPNProtocols: ["http/1.1"] })
-        : netConnect({ host, port });
+    const { socket, ready } = target.connect();
     const done = (reason: string | undefined) => {
       clearTimeout(timer);
       socket.destroy();
       resolve(reason);
     };
     const timer = setTimeout(() => done("connect timed out"), timeout);
-    socket.once(target.url.protocol === "https:" ? "secureConnect" : "connect", () => done(undefined));
+    socket.once(ready, () => done(undefined));
     socket.once("error", (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
   });
 }

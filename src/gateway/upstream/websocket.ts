@@ -4,9 +4,8 @@
  * splices the two sockets. The upstream's 101 answer and every frame pass through untouched.
  * Tunnels do not depend on the runtime, so a reload never drops them.
  */
-import { connect as netConnect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { connect as tlsConnect } from "node:tls";
 import type { RequestContext } from "../context.js";
 import { rawProblemResponse } from "../problem.js";
 import { appendForwardingHeaders } from "./forwarded.js";
@@ -44,12 +43,7 @@ export function openTunnel(
   }
   lines += "\r\n";
 
-  const port = Number(target.url.port) || (target.url.protocol === "https:" ? 443 : 80);
-  const host = target.url.hostname.replace(/^\[|\]$/g, "");
-  const upstream =
-    target.url.protocol === "https:"
-      ? tlsConnect({ host, port, servername: host, ALPNProtocols: ["http/1.1"] })
-      : netConnect({ host, port });
+  const { socket: upstream, ready } = target.connect();
   let connected = false;
   let closed = false;
   const finish = (error?: string) => {
@@ -65,7 +59,7 @@ export function openTunnel(
     finish("connect_timeout");
   }, options.connectTimeoutMs);
 
-  upstream.once(target.url.protocol === "https:" ? "secureConnect" : "connect", () => {
+  upstream.once(ready, () => {
     connected = true;
     clearTimeout(timer);
     upstream.setNoDelay(true);

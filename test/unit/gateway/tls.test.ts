@@ -3,7 +3,7 @@ import { X509Certificate } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { createSecureServer, connect as http2Connect } from "node:http2";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
@@ -64,10 +64,16 @@ function fingerprintOf(certificate: Certificate): string {
   return new X509Certificate(certificate.certPem).fingerprint256;
 }
 
+/** Listens on a free port; after the test, every connection is cut and the server closed. */
 async function listen<S extends HttpsServer | TlsServer>(t: TestContext, server: S): Promise<number> {
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   t.after(() => {
-    if ("closeAllConnections" in server) server.closeAllConnections();
+    for (const socket of sockets) socket.destroy();
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return (server.address() as AddressInfo).port;
@@ -244,7 +250,7 @@ describe("tlsServerOptions", () => {
     assert.ok((await connected(t, permissive.port, { ecdhCurve: "P-521" })).ok);
     const { port } = await httpsServer(t, tlsServerOptions(config(rsa)));
     const result = await connected(t, port);
-    assert.equal(result.socket.getEphemeralKeyInfo().name, "X25519");
+    assert.deepEqual(result.socket.getEphemeralKeyInfo(), { type: "ECDH", name: "X25519", size: 253 });
     assert.ok((await connected(t, port, { ecdhCurve: "P-384" })).ok);
     await refused(t, port, { ecdhCurve: "P-521" }, "ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE");
     await refused(
@@ -504,6 +510,26 @@ describe("CertificateWatcher", () => {
     await installPair(join(dir, "..2024_02"), second);
     await symlink("..2024_02", join(dir, "..data_tmp"));
     await rename(join(dir, "..data_tmp"), join(dir, "..data"));
+    assert.equal((await reloaded).fingerprint256, fingerprintOf(second));
+    assert.equal((await connected(t, watched.port)).fingerprint, fingerprintOf(second));
+  });
+
+  test("follows files symlinked from another directory and rewritten there", async (t) => {
+    const dir = await tempDir();
+    await Promise.all(["live", "store"].map((name) => mkdir(join(dir, name))));
+    await installPair(join(dir, "store"), rsa);
+    await symlink(join(dir, "store", "cert.pem"), join(dir, "live", "cert.pem"));
+    await symlink(join(dir, "store", "key.pem"), join(dir, "live", "key.pem"));
+    const watched = await watchedServer(t, {
+      tls: {
+        cert: join(dir, "live", "cert.pem"),
+        key: join(dir, "live", "key.pem"),
+        minVersion: "TLSv1.2",
+        http2: false,
+      },
+    });
+    const reloaded = watched.nextReload();
+    await installPair(join(dir, "store"), second);
     assert.equal((await reloaded).fingerprint256, fingerprintOf(second));
     assert.equal((await connected(t, watched.port)).fingerprint, fingerprintOf(second));
   });

@@ -28,6 +28,7 @@ export const ErrorCodes = {
   request_timeout: { status: 408, title: "request timeout", exit: ExitCode.Runtime },
   route_not_found: { status: 404, title: "no route for this request", exit: ExitCode.Runtime },
   method_not_allowed: { status: 405, title: "method not allowed", exit: ExitCode.Runtime },
+  expectation_failed: { status: 417, title: "expectation failed", exit: ExitCode.Runtime },
   body_too_large: { status: 413, title: "request body too large", exit: ExitCode.Runtime },
   uri_too_long: { status: 414, title: "request uri too long", exit: ExitCode.Runtime },
   headers_too_large: { status: 431, title: "request header fields too large", exit: ExitCode.Runtime },

@@ -89,7 +89,11 @@ export function loadConfigText(
   } catch (error) {
     // Unresolved aliases and alias bombs surface here, after parsing.
     throw new ConfigError(options.source, [
-      { where: options.source, path: "", message: `YAML: ${lowerFirst((error as Error).message.split("\n")[0]!)}` },
+      {
+        where: options.source,
+        path: "",
+        message: `YAML: ${lowerFirst((error as Error).message.split("\n")[0]!)}`,
+      },
     ]);
   }
   if (typeof raw !== "object" || Array.isArray(raw)) {

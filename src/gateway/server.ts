@@ -29,6 +29,7 @@ import type { GatewayMetrics } from "../observability/metrics.js";
 import { createRedactor, type Redactor } from "../observability/redact.js";
 import { normalizeAddress } from "../security/trusted-proxies.js";
 import type { OutgoingHeaders, RequestContext } from "./context.js";
+import { framingProblem } from "./framing.js";
 import { httpsRedirectHandler } from "./https-redirect.js";
 import { runRequestStages, runResponseStages, type StageChain } from "./pipeline.js";
 import { PROBLEM_CONTENT_TYPE, problemBody, rawProblemResponse } from "./problem.js";
@@ -39,7 +40,7 @@ import { acceptRequestId } from "./stages/request-id.js";
 import { traceIdsFrom } from "./stages/trace-context.js";
 import { CertificateWatcher, tlsServerOptions } from "./tls.js";
 import { HealthChecker } from "./upstream/health-check.js";
-import { proxyRequest } from "./upstream/proxy.js";
+import { classifyUpstreamError, proxyRequest } from "./upstream/proxy.js";
 import { openTunnel } from "./upstream/websocket.js";
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
@@ -93,6 +94,8 @@ export class Gateway {
   private inFlight = 0;
   private readonly tunnels = new Set<Duplex>();
   private readonly sessions = new Set<ServerHttp2Session>();
+  /** HTTP/1 connections whose framing was refused: later requests parsed from them are dropped. */
+  private readonly distrusted = new WeakSet<object>();
   private idleWaiters: (() => void)[] = [];
 
   constructor(config: ResolvedConfig, options: GatewayOptions) {
@@ -258,7 +261,8 @@ export class Gateway {
       requestTimeout: 0, // whole-request time is bounded by the body idle timeout instead
       keepAliveTimeout: server.timeouts.keepAlive,
       connectionsCheckingInterval: Math.min(1000, server.timeouts.clientHeader),
-      requireHostHeader: true,
+      // The gateway answers a missing Host itself, as a problem document (Node's own 400 is bare).
+      requireHostHeader: false,
     });
     const redirectTo = listener.redirectToHttps
       ? (listener.redirectToHttps.port ?? this.runtime.config.listeners.find((l) => l.tls)?.port ?? 443)
@@ -268,12 +272,33 @@ export class Gateway {
       http1.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
         this.handleUpgrade(req, socket, head, listener),
       );
+      // A "100 Continue" for a response still queued behind another one would land inside that
+      // response (Node buffers both and writes the head first): send it only when this response
+      // is the one on the wire; RFC 9110 §10.1.1 lets a server omit it.
+      http1.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+        if (res.socket) res.writeContinue();
+        this.handle(req, res, listener);
+      });
     } else {
       http1.on("request", httpsRedirectHandler(redirectTo));
     }
     http1.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) =>
       this.clientError(error, socket),
     );
+    // CONNECT would make the gateway an open tunnel; without a listener Node drops it silently.
+    http1.on("connect", (_req: IncomingMessage, socket: Duplex) =>
+      socket.end(rawProblemResponse("method_not_allowed")),
+    );
+    // Expect values other than 100-continue (RFC 9110 §10.1.1).
+    http1.on("checkExpectation", (_req: IncomingMessage, res: ServerResponse) => {
+      const body = problemBody("expectation_failed", undefined, "only Expect: 100-continue is supported");
+      res.writeHead(417, {
+        "content-type": PROBLEM_CONTENT_TYPE,
+        "content-length": Buffer.byteLength(body),
+        connection: "close",
+      });
+      res.end(body);
+    });
     if (!listener.tls) {
       this.trackConnections(http1, listener);
       return { config: listener, front: http1, http1 };
@@ -337,6 +362,14 @@ export class Gateway {
       socket.destroy();
       return;
     }
+    // A response is being written on this connection: never put bytes into it or answer out of
+    // order (RFC 9112 §9.3.2); close the connection once that response is done.
+    const pending = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (pending && (pending.headersSent || pending.req.complete)) {
+      pending.shouldKeepAlive = false;
+      if (pending.headersSent) pending.once("finish", () => socket.destroy());
+      return;
+    }
     let code: ErrorCode = "bad_request";
     if (error.code === "HPE_HEADER_OVERFLOW") code = "headers_too_large";
     else if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" || error.code === "HPE_HEADERS_TIMEOUT")
@@ -363,7 +396,28 @@ export class Gateway {
 
     let early: ErrorCode | undefined;
     let detail: string | undefined;
-    if (target === undefined) {
+    const http1 = "stream" in req ? undefined : { req: req as IncomingMessage, res: res as ServerResponse };
+    if (http1) {
+      if (!http1.res.socket) {
+        // Node never emits 'close' on a pipelined response still queued when the connection dies.
+        const socket = http1.req.socket;
+        const onSocketClose = () => http1.res.emit("close");
+        socket.once("close", onSocketClose);
+        http1.res.once("socket", () => socket.off("close", onSocketClose));
+      }
+      // A request parsed after a framing refusal on the same connection is never answered.
+      if (this.distrusted.has(http1.req.socket)) return;
+      const problem = framingProblem(http1.req);
+      if (problem !== undefined) {
+        early = "bad_request";
+        detail = problem;
+        this.distrusted.add(http1.req.socket);
+      }
+      if (early !== undefined || !validHost) http1.res.shouldKeepAlive = false;
+    }
+    if (early !== undefined) {
+      // framing refused above
+    } else if (target === undefined) {
       early = "uri_too_long";
       detail = `the longest request target accepted is ${runtime.config.server.limits.maxUrlLength} bytes`;
     } else if ("error" in target) {
@@ -474,6 +528,8 @@ export class Gateway {
     this.metrics.inFlight.dec();
     const res = ctx.res;
     const aborted = !res.writableFinished;
+    // An upstream failure after the head was sent destroys the response before run() returns.
+    if (ctx.errorCode === null && res.errored) ctx.errorCode = classifyUpstreamError(res.errored).kind;
     const status = aborted && !res.headersSent ? 499 : res.statusCode;
     const seconds = (performance.now() - ctx.startedAt) / 1000;
     this.metrics.observeRequest(ctx.route.name, ctx.method, status, seconds);

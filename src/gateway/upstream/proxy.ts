@@ -122,11 +122,15 @@ export async function proxyRequest(
       return res as unknown as Writable;
     });
     return {};
-  } catch (error) {
+  } catch (caught) {
+    // stream() destroys the client response with the upstream's error and rejects with a
+    // premature-close error: the cause is on res.errored.
+    const error = (res as { errored?: unknown }).errored ?? caught;
     if (body && isBulwarkError(body.errored))
       return { error: { code: body.errored.code, detail: body.errored.message } };
     if (isBulwarkError(error)) return { error: { code: error.code, detail: error.message } };
-    if (abort.signal.aborted) return { clientAborted: true };
+    const upstreamCode = String((error as { code?: unknown }).code ?? "");
+    if (abort.signal.aborted && !upstreamCode.startsWith("UND_ERR_")) return { clientAborted: true };
     const classified = classifyUpstreamError(error);
     if (classified.kind === "refused" || classified.kind === "connect_timeout") group.eject(target);
     return { error: classified };

@@ -16,14 +16,23 @@ describe("headers and CORS through the gateway", () => {
     gw = await startGateway({
       upstreams: { app: { targets: [upstream.url] } },
       routes: [
-        { name: "web", upstream: "app", headers: { profile: "webapp", keepUpstream: ["content-security-policy"] } },
+        {
+          name: "web",
+          upstream: "app",
+          headers: { profile: "webapp", keepUpstream: ["content-security-policy"] },
+        },
         {
           name: "api",
           match: { pathPrefix: "/api" },
           upstream: "app",
           stripPrefix: true,
           headers: { profile: "api", set: { "x-frame-options": null, "x-team": "payments" } },
-          cors: { origins: ["https://app.example.com", "https://*.example.org"], credentials: true, methods: ["GET", "PUT"], allowHeaders: ["x-csrf"] },
+          cors: {
+            origins: ["https://app.example.com", "https://*.example.org"],
+            credentials: true,
+            methods: ["GET", "PUT"],
+            allowHeaders: ["x-csrf"],
+          },
         },
       ],
     });
@@ -37,10 +46,15 @@ describe("headers and CORS through the gateway", () => {
   test("banners are removed and the profile's headers added; keepUpstream keeps the app's CSP", async () => {
     const response = await request(`${gw.url}/banner`);
     await response.body.dump();
-    for (const banner of ["server", "x-powered-by", "x-aspnet-version"]) assert.equal(response.headers[banner], undefined, banner);
+    for (const banner of ["server", "x-powered-by", "x-aspnet-version"])
+      assert.equal(response.headers[banner], undefined, banner);
     assert.equal(response.headers["x-content-type-options"], "nosniff");
     assert.equal(response.headers["x-frame-options"], "SAMEORIGIN");
-    assert.equal(response.headers["content-security-policy"], "default-src *", "the upstream's CSP wins when kept");
+    assert.equal(
+      response.headers["content-security-policy"],
+      "default-src *",
+      "the upstream's CSP wins when kept",
+    );
     assert.equal(response.headers["strict-transport-security"], undefined, "no HSTS over plaintext");
   });
 
@@ -57,7 +71,11 @@ describe("headers and CORS through the gateway", () => {
     const seen = upstream.seen.length;
     const response = await request(`${gw.url}/api/items`, {
       method: "OPTIONS",
-      headers: { origin: "https://shop.example.org", "access-control-request-method": "PUT", "access-control-request-headers": "x-csrf" },
+      headers: {
+        origin: "https://shop.example.org",
+        "access-control-request-method": "PUT",
+        "access-control-request-headers": "x-csrf",
+      },
     });
     await response.body.dump();
     assert.equal(response.statusCode, 204);

@@ -53,7 +53,10 @@ test("no secret from headers, cookies, query strings or referers appears in any 
       await response.body.dump();
     }
     // a malformed request and a 404-free oversize one, on the error paths
-    await rawRequest(gw.port, `GET /x${query} HTTP/1.1\r\nHost: a\r\nAuthorization: ${secrets.authorization}\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    await rawRequest(
+      gw.port,
+      `GET /x${query} HTTP/1.1\r\nHost: a\r\nAuthorization: ${secrets.authorization}\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
     const text = gw.logText();
     assert.ok(text.includes('"type":"access"'), "access lines were written");

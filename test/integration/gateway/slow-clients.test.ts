@@ -2,9 +2,6 @@
  * Slow and vanishing peers, with short timeouts: slowloris headers, stalled request bodies,
  * silent connections, clients that leave mid-response and upstreams that stall mid-body. Each
  * must be cut off in bounded time without harming other clients (DESIGN.md principle 6).
- *
- * Tests whose name starts with "[src bug]" assert the correct behaviour and fail until the bug
- * they name is fixed in src/gateway.
  */
 import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -235,7 +232,7 @@ describe("slow and vanishing clients", () => {
     assert.equal(line.aborted, true, "its access line says it was aborted");
   });
 
-  test("[src bug G] a client that leaves with a pipelined request queued behind a slow one leaves nothing in flight", async () => {
+  test("a client that leaves with a pipelined request queued behind a slow one leaves nothing in flight", async () => {
     const leaver = exchange(gw.port, (socket) => {
       socket.write(
         "GET /delay/300 HTTP/1.1\r\nHost: a\r\n\r\nGET /echo?queued HTTP/1.1\r\nHost: a\r\nX-Request-Id: queued-behind-slow\r\n\r\n",
@@ -268,7 +265,7 @@ describe("slow and vanishing clients", () => {
     await after.body.dump();
   });
 
-  test('[src bug H] an upstream body stall counts as bulwark_upstream_errors_total{kind="body_timeout"}', async () => {
+  test('an upstream body stall counts as bulwark_upstream_errors_total{kind="body_timeout"}', async () => {
     const pattern =
       /^bulwark_upstream_errors_total\{(?=[^}]*upstream="x")(?=[^}]*kind="body_timeout")[^}]*\} (\d+)$/m;
     const before = Number(pattern.exec(await metricsText(gw))?.[1] ?? 0);

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { copyFileSync, renameSync } from "node:fs";
 import { connect as http2Connect } from "node:http2";
-import { connect as tlsConnect } from "node:tls";
 import { after, before, describe, test } from "node:test";
+import { connect as tlsConnect } from "node:tls";
 import { Agent, request } from "undici";
 import { type Certificate, makeCertificate } from "../../support/certs.js";
 import { startGateway, type TestGateway } from "../../support/gateway.js";
@@ -15,10 +15,13 @@ import { startUpstream, type TestUpstream } from "../../support/upstream.js";
 
 function fingerprintOf(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = tlsConnect({ port, host: "127.0.0.1", servername: "localhost", rejectUnauthorized: false }, () => {
-      resolve(socket.getPeerCertificate().fingerprint256);
-      socket.end();
-    });
+    const socket = tlsConnect(
+      { port, host: "127.0.0.1", servername: "localhost", rejectUnauthorized: false },
+      () => {
+        resolve(socket.getPeerCertificate().fingerprint256);
+        socket.end();
+      },
+    );
     socket.once("error", reject);
   });
 }
@@ -62,21 +65,27 @@ describe("TLS listeners", () => {
   test("HTTP/2 is negotiated by ALPN and proxied", async () => {
     const session = http2Connect(gw.url, { ca: cert.certPem, servername: "localhost" });
     try {
-      const { status, body, headers } = await new Promise<{ status: number; body: string; headers: Record<string, unknown> }>(
-        (resolve, reject) => {
-          const stream = session.request({ ":path": "/echo?h2=1", ":method": "GET", ":authority": "api.example.test" });
-          let text = "";
-          let head: Record<string, unknown> = {};
-          stream.on("response", (received) => {
-            head = received;
-          });
-          stream.on("data", (chunk: Buffer) => {
-            text += chunk.toString();
-          });
-          stream.on("end", () => resolve({ status: Number(head[":status"]), body: text, headers: head }));
-          stream.on("error", reject);
-        },
-      );
+      const { status, body, headers } = await new Promise<{
+        status: number;
+        body: string;
+        headers: Record<string, unknown>;
+      }>((resolve, reject) => {
+        const stream = session.request({
+          ":path": "/echo?h2=1",
+          ":method": "GET",
+          ":authority": "api.example.test",
+        });
+        let text = "";
+        let head: Record<string, unknown> = {};
+        stream.on("response", (received) => {
+          head = received;
+        });
+        stream.on("data", (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        stream.on("end", () => resolve({ status: Number(head[":status"]), body: text, headers: head }));
+        stream.on("error", reject);
+      });
       assert.equal(session.alpnProtocol, "h2");
       assert.equal(status, 200);
       const echo = JSON.parse(body) as { url: string; headers: Record<string, string> };
@@ -110,7 +119,10 @@ describe("TLS listeners", () => {
   });
 
   test("the plaintext listener redirects to HTTPS with 308, keeping host, path and query", async () => {
-    const raw = await rawRequest(gw.ports[1]!, "GET /a/b?c=d&e=f HTTP/1.1\r\nHost: shop.example.com:8080\r\nConnection: close\r\n\r\n");
+    const raw = await rawRequest(
+      gw.ports[1]!,
+      "GET /a/b?c=d&e=f HTTP/1.1\r\nHost: shop.example.com:8080\r\nConnection: close\r\n\r\n",
+    );
     assert.equal(raw.status, 308);
     assert.equal(raw.headers.location, "https://shop.example.com:8443/a/b?c=d&e=f");
   });
@@ -118,8 +130,15 @@ describe("TLS listeners", () => {
   test("old protocol versions and plaintext on the TLS port fail without harming the listener", async () => {
     await assert.rejects(
       new Promise((resolve, reject) => {
-        const socket = tlsConnect({ port: gw.port, host: "127.0.0.1", maxVersion: "TLSv1.1", minVersion: "TLSv1", rejectUnauthorized: false }, () =>
-          resolve(socket.getProtocol()),
+        const socket = tlsConnect(
+          {
+            port: gw.port,
+            host: "127.0.0.1",
+            maxVersion: "TLSv1.1",
+            minVersion: "TLSv1",
+            rejectUnauthorized: false,
+          },
+          () => resolve(socket.getProtocol()),
         );
         socket.once("error", reject);
       }),
@@ -134,7 +153,11 @@ describe("TLS listeners", () => {
   test("a new certificate is picked up by new connections while an open one keeps working", async () => {
     const before = await fingerprintOf(gw.port);
     // an open keep-alive connection across the swap
-    const keepAlive = new Agent({ connect: { ca: cert.certPem, servername: "localhost" }, pipelining: 1, connections: 1 });
+    const keepAlive = new Agent({
+      connect: { ca: cert.certPem, servername: "localhost" },
+      pipelining: 1,
+      connections: 1,
+    });
     const first = await request(`${gw.url}/`, { dispatcher: keepAlive });
     await first.body.dump();
 

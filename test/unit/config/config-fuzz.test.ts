@@ -27,7 +27,37 @@ server:
 logging: { level: info, redact: [pin] }
 `;
 
-const NOISE = ["{", "}", "[", "]", ":", "-", "\n", "  ", "'", '"', "*", "&a", "*a", "!!binary", "${env:X}", "${file:/nope}", "0", "-1", "1e999", "null", "~", "\t", "\u0000", "é", "#", "|", ">", "?", "%"];
+const NOISE = [
+  "{",
+  "}",
+  "[",
+  "]",
+  ":",
+  "-",
+  "\n",
+  "  ",
+  "'",
+  '"',
+  "*",
+  "&a",
+  "*a",
+  "!!binary",
+  "${env:X}",
+  "${file:/nope}",
+  "0",
+  "-1",
+  "1e999",
+  "null",
+  "~",
+  "\t",
+  "\u0000",
+  "é",
+  "#",
+  "|",
+  ">",
+  "?",
+  "%",
+];
 
 function xorshift(seed: number): () => number {
   let state = seed >>> 0 || 1;
@@ -51,7 +81,8 @@ test("mutated configs load or fail with a ConfigError (bounded)", () => {
     for (let edit = 0; edit < edits; edit++) {
       const at = Math.floor(random() * text.length);
       const choice = random();
-      if (choice < 0.4) text = text.slice(0, at) + NOISE[Math.floor(random() * NOISE.length)] + text.slice(at);
+      if (choice < 0.4)
+        text = text.slice(0, at) + NOISE[Math.floor(random() * NOISE.length)] + text.slice(at);
       else if (choice < 0.7) text = text.slice(0, at) + text.slice(at + 1 + Math.floor(random() * 8));
       else text = text.slice(0, at) + String.fromCharCode(Math.floor(random() * 128)) + text.slice(at + 1);
     }
@@ -62,7 +93,8 @@ test("mutated configs load or fail with a ConfigError (bounded)", () => {
       rejected++;
       assert.ok(error instanceof ConfigError, `seed ${seed} run ${runs}: ${String(error)}\n---\n${text}`);
       assert.ok(error.problems.length > 0);
-      for (const problem of error.problems) assert.match(problem.where, /^fuzz\.yaml(:\d+:\d+)?$/, `seed ${seed}`);
+      for (const problem of error.problems)
+        assert.match(problem.where, /^fuzz\.yaml(:\d+:\d+)?$/, `seed ${seed}`);
     }
   }
   assert.ok(runs > 100, `only ${runs} runs`);

@@ -4,15 +4,12 @@
  * Every certificate goes through `openssl ca -selfsign`, because OpenSSL 3.0's `req -x509` cannot
  * set an arbitrary start date and an expired certificate needs one in the past.
  */
-import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
-
-const execFileAsync = promisify(execFile);
+import { openssl } from "./openssl.js";
 
 export interface CertificateOptions {
   /** Subject common name (default "localhost"). */
@@ -171,17 +168,4 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = ${altNames.join(",")}
 `;
-}
-
-/** Runs openssl in `cwd`, where the config's relative `openssl ca` database paths point. */
-async function openssl(args: readonly string[], cwd: string): Promise<void> {
-  try {
-    await execFileAsync("openssl", args, { cwd, timeout: 30_000 });
-  } catch (error) {
-    const failure = error as NodeJS.ErrnoException & { stderr?: string };
-    if (failure.code === "ENOENT") throw new Error(MISSING_OPENSSL, { cause: error });
-    throw new Error(`openssl ${args[0]} failed: ${failure.stderr?.trim() || failure.message}`, {
-      cause: error,
-    });
-  }
 }

@@ -173,6 +173,10 @@ export async function runCluster(config: ResolvedConfig, options: ClusterOptions
       logger.info({ signal }, "signal received; draining workers");
       for (const worker of Object.values(cluster.workers ?? {}))
         worker?.send({ type: "bulwark:shutdown" } satisfies ToWorker);
+      // Workers drain within the grace period; one that has not exited well after it is killed.
+      setTimeout(() => {
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGKILL");
+      }, config.server.timeouts.shutdownGrace + 5000).unref();
       const check = setInterval(() => {
         if (Object.keys(cluster.workers ?? {}).length === 0) {
           clearInterval(check);
@@ -202,40 +206,56 @@ async function runWorker(config: ResolvedConfig, options: ClusterOptions): Promi
   // The primary decides when to stop; Ctrl-C reaches the whole process group, so ignore it here.
   process.on("SIGINT", () => {});
   process.on("SIGTERM", () => {});
-  await instance.start();
-  process.send?.({ type: "bulwark:started" } satisfies FromWorker);
-  return new Promise((resolve) => {
-    let stopped = false;
-    const stop = () => {
-      if (stopped) return;
-      stopped = true;
-      void instance.stop().then(() => {
-        process.disconnect?.();
-        resolve(ExitCode.Ok);
-      });
-    };
-    process.on("message", (message: ToWorker) => {
-      if (message.type === "bulwark:readiness") {
-        process.send?.({
-          type: "bulwark:readiness",
-          id: message.id,
-          report: instance.gateway.readiness(),
-        } satisfies FromWorker);
-      } else if (message.type === "bulwark:reload") {
-        void instance.reload("primary").then((result) =>
-          process.send?.({
-            type: "bulwark:reload",
-            id: message.id,
-            applied: result.applied,
-            error: result.error,
-            details: [...(result.details ?? [])],
-          } satisfies FromWorker),
-        );
-      } else if (message.type === "bulwark:shutdown") {
-        stop();
-      }
-    });
-    // The primary is gone (killed): stop serving rather than run unsupervised.
-    process.on("disconnect", stop);
+  let started = false;
+  let stopRequested = false;
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => {
+    resolveExit = resolve;
   });
+  let stopped = false;
+  const stop = () => {
+    stopRequested = true;
+    // A stop that arrives while starting runs once the listeners are up.
+    if (stopped || !started) return;
+    stopped = true;
+    void instance.stop().then(() => {
+      process.disconnect?.();
+      resolveExit(ExitCode.Ok);
+    });
+  };
+  // Registered before start, so a shutdown during start-up is not lost.
+  process.on("message", (message: ToWorker) => {
+    if (message.type === "bulwark:readiness") {
+      process.send?.({
+        type: "bulwark:readiness",
+        id: message.id,
+        report: instance.gateway.readiness(),
+      } satisfies FromWorker);
+    } else if (message.type === "bulwark:reload") {
+      void instance.reload("primary").then((result) =>
+        process.send?.({
+          type: "bulwark:reload",
+          id: message.id,
+          applied: result.applied,
+          error: result.error,
+          details: [...(result.details ?? [])],
+        } satisfies FromWorker),
+      );
+    } else if (message.type === "bulwark:shutdown") {
+      stop();
+    }
+  });
+  // The primary is gone (killed): stop serving rather than run unsupervised.
+  process.on("disconnect", stop);
+  try {
+    await instance.start();
+  } catch (error) {
+    // Let the process exit: the primary sees a worker that never started and stops.
+    process.disconnect?.();
+    throw error;
+  }
+  started = true;
+  process.send?.({ type: "bulwark:started" } satisfies FromWorker);
+  if (stopRequested) stop();
+  return exited;
 }

@@ -293,6 +293,23 @@ describe("serve", () => {
     }
   });
 
+  test("workers that cannot listen stop the primary with exit 3 instead of restarting forever", async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const port = (blocker.address() as { port: number }).port;
+    try {
+      const result = await runCli(
+        ["serve", "--upstream", upstream.url, "--listen", `127.0.0.1:${port}`, "--admin", "127.0.0.1:0", "--workers", "2"],
+        { timeoutMs: 15_000 },
+      );
+      assert.equal(result.code, 3);
+      assert.match(result.stderr, /the address is already in use/);
+      assert.match(result.stdout, /a worker failed to start; stopping/);
+    } finally {
+      blocker.close();
+    }
+  });
+
   test("quick mode refuses a public plaintext listener unless allowed", async () => {
     const result = await runCli(["serve", "--upstream", upstream.url, "--listen", "0.0.0.0:0"]);
     assert.equal(result.code, 2);

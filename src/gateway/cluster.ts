@@ -12,6 +12,7 @@ import { AggregatorRegistry } from "prom-client";
 import { AdminServer } from "../admin/admin-server.js";
 import { loadConfigFile } from "../config/load.js";
 import type { ResolvedConfig } from "../config/resolve.js";
+import { watchConfigFile } from "../config/watch.js";
 import { ExitCode } from "../exit-codes.js";
 import { createLogger, flushLogger } from "../observability/logger.js";
 import { VERSION } from "../version.js";
@@ -149,6 +150,14 @@ export async function runCluster(config: ResolvedConfig, options: ClusterOptions
       })
     : undefined;
   await admin?.start();
+  const watch =
+    options.configFile && options.watch
+      ? watchConfigFile(
+          options.configFile,
+          () => void reload(),
+          (message) => logger.warn({}, message),
+        )
+      : undefined;
   for (let index = 0; index < count; index++) fork();
   logger.info(
     { workers: count, version: VERSION, admin: admin ? `${config.admin.host}:${admin.port}` : undefined },
@@ -158,6 +167,7 @@ export async function runCluster(config: ResolvedConfig, options: ClusterOptions
   return new Promise((resolve) => {
     failedAtStart = (code) => {
       stopping = true;
+      watch?.close();
       for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGKILL");
       void admin?.close().then(() => {
         flushLogger(logger);
@@ -170,6 +180,7 @@ export async function runCluster(config: ResolvedConfig, options: ClusterOptions
         process.exit(ExitCode.Interrupted);
       }
       stopping = true;
+      watch?.close();
       logger.info({ signal }, "signal received; draining workers");
       for (const worker of Object.values(cluster.workers ?? {}))
         worker?.send({ type: "bulwark:shutdown" } satisfies ToWorker);

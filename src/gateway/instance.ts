@@ -3,11 +3,10 @@
  * config file watch, SIGHUP (wired by the CLI) and POST /reload. This is what `bulwark serve`
  * and `bulwark demo` run, and what integration tests start in-process.
  */
-import { type FSWatcher, watch } from "node:fs";
-import { basename, dirname } from "node:path";
 import { AdminServer } from "../admin/admin-server.js";
 import { loadConfigFile } from "../config/load.js";
 import type { ResolvedConfig } from "../config/resolve.js";
+import { type ConfigWatch, watchConfigFile } from "../config/watch.js";
 import { isBulwarkError } from "../errors.js";
 import { createLogger, flushLogger, type Logger } from "../observability/logger.js";
 import { GatewayMetrics } from "../observability/metrics.js";
@@ -35,8 +34,7 @@ export class GatewayInstance {
   readonly metrics: GatewayMetrics;
   readonly logger: Logger;
   private admin: AdminServer | undefined;
-  private watcher: FSWatcher | undefined;
-  private watchTimer: NodeJS.Timeout | undefined;
+  private watch: ConfigWatch | undefined;
   private readonly startedAt = Date.now();
   private loadedAt = new Date();
   private reloading: Promise<ReloadResult> | undefined;
@@ -83,7 +81,11 @@ export class GatewayInstance {
       throw error;
     }
     if (this.options.configFile && this.options.watchConfig !== false)
-      this.watchConfigFile(this.options.configFile);
+      this.watch = watchConfigFile(
+        this.options.configFile,
+        () => void this.reload("file change"),
+        (message) => this.logger.warn({}, message),
+      );
     this.logger.info(
       { version: VERSION, admin: this.admin ? `${config.admin.host}:${this.admin.port}` : undefined },
       "bulwark started",
@@ -120,30 +122,9 @@ export class GatewayInstance {
     return next;
   }
 
-  private watchConfigFile(file: string): void {
-    // Watch the directory, not the file: editors and Kubernetes replace files by rename.
-    const name = basename(file);
-    try {
-      this.watcher = watch(dirname(file), (_event, changed) => {
-        if (changed !== null && changed !== name && changed !== "..data") return;
-        clearTimeout(this.watchTimer);
-        this.watchTimer = setTimeout(() => void this.reload("file change"), 300);
-      });
-      this.watcher.on("error", (error) =>
-        this.logger.warn({ error: error.message }, "config file watch stopped"),
-      );
-    } catch (error) {
-      this.logger.warn(
-        { error: (error as Error).message },
-        "cannot watch the config file; use SIGHUP or `bulwark reload`",
-      );
-    }
-  }
-
   /** Graceful stop (see Gateway.shutdown); the admin listener closes last so /ready reports draining. */
   async stop(graceMs?: number): Promise<void> {
-    clearTimeout(this.watchTimer);
-    this.watcher?.close();
+    this.watch?.close();
     this.logger.info({}, "draining");
     await this.gateway.shutdown(graceMs);
     await this.admin?.close();

@@ -299,7 +299,17 @@ describe("serve", () => {
     const port = (blocker.address() as { port: number }).port;
     try {
       const result = await runCli(
-        ["serve", "--upstream", upstream.url, "--listen", `127.0.0.1:${port}`, "--admin", "127.0.0.1:0", "--workers", "2"],
+        [
+          "serve",
+          "--upstream",
+          upstream.url,
+          "--listen",
+          `127.0.0.1:${port}`,
+          "--admin",
+          "127.0.0.1:0",
+          "--workers",
+          "2",
+        ],
         { timeoutMs: 15_000 },
       );
       assert.equal(result.code, 3);
@@ -363,6 +373,32 @@ describe("serve", () => {
       const result = await finished(child, 15_000);
       assert.equal(result.code, 0, result.stderr);
       assert.ok(pids.size >= 1);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});
+
+describe("workers and the config file", () => {
+  test("the primary reloads every worker when the file changes", async () => {
+    const file = writeConfig("workers.yaml", `${basicConfig()}server:\n  workers: 2\n`);
+    const child = spawnCli(["serve", "-c", file]);
+    try {
+      await waitForOutput(child, /"msg":"bulwark primary started"/);
+      const listening = await waitForOutput(child, /"address":"(127\.0\.0\.1:\d+)"[^\n]*"msg":"listening"/);
+      await waitForOutput(child, /"msg":"bulwark started"[\s\S]*"msg":"bulwark started"/);
+      writeFileSync(
+        file,
+        `${basicConfig()}  - match: { pathPrefix: /w }\n    upstream: app\n    rewritePrefix: /echo\nserver:\n  workers: 2\n`,
+      );
+      await waitForOutput(child, /"workers":2,"msg":"configuration reloaded"/);
+      for (let index = 0; index < 4; index++) {
+        const response = await request(`http://${listening[1]}/w/${index}`, { reset: true } as never);
+        await response.body.dump();
+        assert.equal(upstream.seen.at(-1)!.url, `/echo/${index}`, "every worker has the new route");
+      }
+      child.kill("SIGTERM");
+      assert.equal((await finished(child, 15_000)).code, 0);
     } finally {
       child.kill("SIGKILL");
     }

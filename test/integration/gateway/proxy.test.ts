@@ -187,6 +187,24 @@ describe("proxying", () => {
     assert.equal(chunked.closed, true, "the connection is closed since the rest of the body is unread");
   });
 
+  test("responses stream: the first bytes arrive long before the upstream has finished", async () => {
+    // /stream/100 sends 100 chunks 10 ms apart (about 1 s in all).
+    const started = performance.now();
+    const response = await request(`${gw.url}/stream/100`);
+    let firstByteAt = 0;
+    let bytes = 0;
+    for await (const chunk of response.body) {
+      if (firstByteAt === 0) firstByteAt = performance.now() - started;
+      bytes += (chunk as Buffer).length;
+    }
+    const total = performance.now() - started;
+    assert.equal(bytes, 100 * 1024);
+    assert.ok(
+      firstByteAt < total / 2,
+      `first byte after ${firstByteAt} ms of ${total} ms: the body was buffered`,
+    );
+  });
+
   test("streamed responses arrive whole", async () => {
     const response = await request(`${gw.url}/stream/40`);
     const bytes = Buffer.from(await response.body.arrayBuffer());

@@ -135,7 +135,9 @@ export async function runFixedRate({
       if (scheduled >= total) resolve();
     });
     ticker.once("error", reject);
-    ticker.once("exit", () => (scheduled >= total ? resolve() : reject(new Error("ticker thread stopped early"))));
+    ticker.once("exit", () =>
+      scheduled >= total ? resolve() : reject(new Error("ticker thread stopped early")),
+    );
   });
   const sendEnd = clock();
   const drained = await Promise.race([

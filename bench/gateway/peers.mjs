@@ -9,8 +9,11 @@
 // - a keep-alive connection pool to the upstream, HTTP/1.1;
 // - one JSON (or, for HAProxy, httplog) access log line per request, written to a file.
 //
-// What is not replicated: Bulwark also sends a W3C traceparent both ways and keeps Prometheus
-// metrics; the peers would need modules that Debian's packages do not ship (docs/performance.md).
+// - per-request metrics where the peer has them: Caddy's Prometheus metrics are switched on;
+//   HAProxy always keeps its own counters; nginx-light has no per-request metrics module.
+//
+// What is not replicated: Bulwark also sends a W3C traceparent both ways; the peers would need
+// modules that Debian's packages do not ship (docs/performance.md).
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -89,9 +92,12 @@ export function writeNginxConfig(dir, { port, upstreamPort, workers, profile }) 
     )
     .join("\n");
   const addHeaders = [
-    ...replaced.map((header) => `      add_header ${display(header.name)} ${nginxQuote(header.value)} always;`),
+    ...replaced.map(
+      (header) => `      add_header ${display(header.name)} ${nginxQuote(header.value)} always;`,
+    ),
     ...defaulted.map(
-      (header) => `      add_header ${display(header.name)} $bench_default_${header.name.replace(/-/g, "_")} always;`,
+      (header) =>
+        `      add_header ${display(header.name)} $bench_default_${header.name.replace(/-/g, "_")} always;`,
     ),
     "      add_header X-Request-Id $request_id always;",
   ].join("\n");
@@ -225,6 +231,11 @@ export function writeCaddyConfig(dir, { port, upstreamPort, workers, profile }) 
 {
   admin off
   auto_https off
+  # Per-request Prometheus metrics, as Bulwark keeps (opt-in since Caddy 2.6; with the admin API
+  # off nothing scrapes them, but they are collected on every request).
+  servers {
+    metrics
+  }
 }
 
 http://127.0.0.1:${port} {

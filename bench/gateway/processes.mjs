@@ -5,7 +5,7 @@
 // workers it forked (nginx workers, Bulwark cluster workers). Only groups this script started
 // are ever signalled, by their id.
 import { execFile, spawn } from "node:child_process";
-import { openSync } from "node:fs";
+import { openSync, readdirSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
 
@@ -97,12 +97,23 @@ export function killAllNow() {
 export function httpGet(port, path = "/", { timeoutMs = 2000, headers = {} } = {}) {
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: "127.0.0.1", port, path, method: "GET", headers: { host: `127.0.0.1:${port}`, ...headers }, agent: false },
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "GET",
+        headers: { host: `127.0.0.1:${port}`, ...headers },
+        agent: false,
+      },
       (res) => {
         const chunks = [];
         res.on("data", (chunk) => chunks.push(chunk));
         res.on("end", () =>
-          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }),
+          resolve({
+            status: res.statusCode,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString("utf8"),
+          }),
         );
         res.on("error", reject);
       },
@@ -119,7 +130,9 @@ export async function waitUntilAnswering(handle, port, timeoutMs = 15000) {
   let lastError;
   while (Date.now() < deadline) {
     if (handle.exited) {
-      throw new Error(`${handle.name} exited (${handle.exitCode}) before answering; see ${handle.stderrFile}`);
+      throw new Error(
+        `${handle.name} exited (${handle.exitCode}) before answering; see ${handle.stderrFile}`,
+      );
     }
     try {
       await httpGet(port, "/", { timeoutMs: 1000 });
@@ -129,7 +142,9 @@ export async function waitUntilAnswering(handle, port, timeoutMs = 15000) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  throw new Error(`${handle.name} did not answer on 127.0.0.1:${port} within ${timeoutMs} ms (${lastError?.message})`);
+  throw new Error(
+    `${handle.name} did not answer on 127.0.0.1:${port} within ${timeoutMs} ms (${lastError?.message})`,
+  );
 }
 
 /** Runs a command to completion with an argument array (no shell); bounded in time. */
@@ -151,4 +166,82 @@ export function run(command, args, { timeoutMs = 60000, env, maxBuffer = 16 * 10
     );
     commands.add(child);
   });
+}
+
+// ------------------------------------------------------------------ interference from other work
+
+// USER_HZ: 100 on every mainstream Linux build.
+const CLOCK_TICKS = 100;
+
+function readStat(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name is in parentheses and may contain spaces; fields follow the last ")".
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return {
+      ppid: Number(fields[1]),
+      pgid: Number(fields[2]),
+      ticks: Number(fields[11]) + Number(fields[12]),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU ticks used so far by every user process that is not part of this benchmark (this process,
+ * its process group — wrk runs there — and the groups of the servers it started). Comparing two
+ * snapshots tells how much other work competed for the CPUs during a measurement.
+ */
+export function foreignCpuSnapshot() {
+  const own = readStat(process.pid);
+  if (!own) return undefined;
+  const groups = new Set([own.pgid, ...[...children].map((handle) => handle.pid)]);
+  const perProcess = new Map();
+  let entries;
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    const stat = readStat(pid);
+    // Kernel threads (children of kthreadd, pid 2) carry our own loopback traffic's softirq work.
+    if (!stat || pid === 2 || stat.ppid === 2 || groups.has(stat.pgid)) continue;
+    perProcess.set(pid, stat.ticks);
+  }
+  return { at: performance.now(), perProcess };
+}
+
+/** Percent of one CPU that other processes used between two snapshots. */
+export function foreignCpuPercent(before, after) {
+  if (!before || !after) return null;
+  let ticks = 0;
+  for (const [pid, value] of after.perProcess) ticks += value - (before.perProcess.get(pid) ?? 0);
+  const seconds = (after.at - before.at) / 1000;
+  return seconds > 0 ? Math.round((ticks / CLOCK_TICKS / seconds) * 100) : null;
+}
+
+/** CPU ticks (user + system, all threads) used so far by every process in a process group. */
+export function groupCpuTicks(pgid) {
+  let ticks = 0;
+  let entries;
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return null;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (stat && stat.pgid === pgid) ticks += stat.ticks;
+  }
+  return ticks;
+}
+
+/** Milliseconds of CPU between two groupCpuTicks readings. */
+export function ticksToMs(before, after) {
+  return before === null || after === null ? null : ((after - before) * 1000) / CLOCK_TICKS;
 }

@@ -2,22 +2,58 @@
 // Gateway benchmark: Bulwark against nginx, HAProxy and Caddy, side by side in one run, all in
 // front of one shared upstream (a separate nginx instance), all on loopback.
 //
-//   npm run bench:gateway                      # defaults below, about 4.5 minutes
+//   npm run bench:gateway                      # all phases, about 5 minutes
+//   node bench/gateway/run.mjs --phases reference --ablation   # what each Bulwark feature costs
 //   node bench/gateway/run.mjs --help
 //
-// Phases: (1) closed-loop throughput with wrk, interleaved rounds, once per worker count;
-// (2) open-loop latency at a fixed rate, direct vs through Bulwark, interleaved rounds;
-// (3) one CPU profile of a single-process Bulwark under wrk load. Prints tables and writes
-// bench/results/gateway-<timestamp>.json (and the .cpuprofile next to it).
+// Phases: (1) throughput: closed-loop wrk, interleaved rounds, once per worker count, with each
+// server's own CPU time per request; (2) fixed-rate: open-loop latency at 1,000 req/s, direct vs
+// through Bulwark, interleaved rounds; (3) reference: Bulwark against a bare Node pass-through
+// proxy; (4) profile: CPU profiles of a single-process Bulwark and of the pass-through under wrk
+// load. Prints tables and writes bench/results/gateway-<timestamp>.json (and Bulwark's
+// .cpuprofile next to it).
+// Every run also records how much CPU processes outside the benchmark used meanwhile.
 // docs/performance.md records the command, the machine and the figures.
 import { execFile } from "node:child_process";
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, chmodSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { availableParallelism, cpus, release, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { strictProfile, writeCaddyConfig, writeHaproxyConfig, writeNginxConfig, writeUpstreamConfig } from "./peers.mjs";
-import { freePort, httpGet, killAllNow, run, startProcess, stopAll, stopProcess, waitUntilAnswering } from "./processes.mjs";
+import {
+  strictProfile,
+  writeCaddyConfig,
+  writeHaproxyConfig,
+  writeNginxConfig,
+  writeUpstreamConfig,
+} from "./peers.mjs";
+import {
+  foreignCpuPercent,
+  foreignCpuSnapshot,
+  freePort,
+  groupCpuTicks,
+  httpGet,
+  killAllNow,
+  run,
+  startProcess,
+  stopAll,
+  stopProcess,
+  ticksToMs,
+  waitUntilAnswering,
+} from "./processes.mjs";
 import { summarizeProfile } from "./profile.mjs";
 import { runWrk } from "./wrk.mjs";
 
@@ -42,7 +78,12 @@ options:
   --rate N               fixed-rate test: requests per second (default 1000)
   --fixed-duration S     fixed-rate test: seconds per run (default 10)
   --fixed-rounds N       fixed-rate test: interleaved rounds (default 3)
-  --profile-duration S   seconds of wrk load while profiling Bulwark (default 8; 0 skips)
+  --phases LIST          which phases to run, in this order: throughput,fixed-rate,reference,profile
+                         (default all)
+  --profile-duration S   seconds of wrk load while profiling Bulwark and the pass-through
+                         (default 6; 0 skips)
+  --ablation             also measure Bulwark without access log, and without access log and
+                         header profile, against the bare Node pass-through (adds about 1 min)
   --keep-temp            keep the temporary directory (configs, access logs) for inspection
   -h, --help             this text
 
@@ -57,7 +98,13 @@ const TOOLS = [
 ];
 
 const PEERS = ["nginx", "haproxy", "caddy", "bulwark"];
-const LABELS = { direct: "upstream (direct)", nginx: "nginx", haproxy: "HAProxy", caddy: "Caddy", bulwark: "Bulwark" };
+const LABELS = {
+  direct: "upstream (direct)",
+  nginx: "nginx",
+  haproxy: "HAProxy",
+  caddy: "Caddy",
+  bulwark: "Bulwark",
+};
 
 // Hard cap on the whole run: whatever happens, children are stopped and the script exits.
 const TIME_LIMIT_MS = 12 * 60 * 1000;
@@ -78,7 +125,14 @@ const round3 = (value) => Math.round(value * 1000) / 1000;
 const fmtInt = (value) => (Number.isFinite(value) ? Math.round(value).toLocaleString("en-US") : "n/a");
 const fmtMs = (value) => (Number.isFinite(value) ? `${value.toFixed(2)} ms` : "n/a");
 const fmtRatio = (value) => (Number.isFinite(value) ? value.toFixed(2) : "n/a");
-const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+// Other processes on the machine competing for the CPUs during a measurement (percent of one CPU).
+const INTERFERENCE_PERCENT = 10;
+function otherLoad(percent) {
+  return percent !== null && percent >= INTERFERENCE_PERCENT
+    ? `  [other processes used ${percent}% of a CPU]`
+    : "";
+}
 
 function table(rows, align) {
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => String(row[column]).length)));
@@ -89,7 +143,9 @@ function table(rows, align) {
           align[column] === "r" ? String(cell).padStart(widths[column]) : String(cell).padEnd(widths[column]),
         )
         .join("  ");
-      return index === 0 ? `  ${line}\n  ${widths.map((width) => "-".repeat(width)).join("  ")}` : `  ${line}`;
+      return index === 0
+        ? `  ${line}\n  ${widths.map((width) => "-".repeat(width)).join("  ")}`
+        : `  ${line}`;
     })
     .join("\n");
 }
@@ -138,7 +194,11 @@ async function ensureTools() {
 }
 
 async function versions(bins) {
-  const first = (text) => text.split("\n").find((line) => line.trim())?.trim() ?? "unknown";
+  const first = (text) =>
+    text
+      .split("\n")
+      .find((line) => line.trim())
+      ?.trim() ?? "unknown";
   const [nginx, haproxy, caddy, wrk] = await Promise.all([
     run(bins.nginx, ["-v"], { timeoutMs: 10000 }),
     run(bins.haproxy, ["-v"], { timeoutMs: 10000 }),
@@ -171,6 +231,24 @@ function machine() {
     kernel: release(),
     platform: process.platform,
   };
+}
+
+function cpuTimes() {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+    return { idle: fields[3] + (fields[4] ?? 0), total: fields.reduce((sum, value) => sum + value, 0) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Share of CPU time the whole machine spent idle over `ms` (other work skews every figure). */
+async function idlePercent(ms = 1500) {
+  const before = cpuTimes();
+  await new Promise((done) => setTimeout(done, ms));
+  const after = cpuTimes();
+  if (!before || !after || after.total === before.total) return null;
+  return Math.round((100 * (after.idle - before.idle)) / (after.total - before.total));
 }
 
 function gitCommit() {
@@ -218,7 +296,10 @@ async function startPeer(ctx, name, workers) {
     case "haproxy": {
       const conf = writeHaproxyConfig(ctx.tmp, options);
       accessLog = join(ctx.tmp, `haproxy-w${workers}-access.log`);
-      handle = startProcess("haproxy", ctx.bins.haproxy, ["-db", "-f", conf], { stdoutFile: accessLog, stderrFile });
+      handle = startProcess("haproxy", ctx.bins.haproxy, ["-db", "-f", conf], {
+        stdoutFile: accessLog,
+        stderrFile,
+      });
       break;
     }
     case "caddy": {
@@ -278,7 +359,8 @@ async function verifyPeer(ctx, peer) {
   if (res.body !== "hello\n") problems.push(`GET / body was ${JSON.stringify(res.body.slice(0, 60))}`);
   for (const header of ctx.profile.headers) {
     const value = res.headers[header.name];
-    if (value !== header.value) problems.push(`${header.name} was ${JSON.stringify(value)}, expected ${JSON.stringify(header.value)}`);
+    if (value !== header.value)
+      problems.push(`${header.name} was ${JSON.stringify(value)}, expected ${JSON.stringify(header.value)}`);
   }
   const requestId = res.headers["x-request-id"];
   if (!requestId) problems.push("no x-request-id on the response");
@@ -287,7 +369,8 @@ async function verifyPeer(ctx, peer) {
     if (value === undefined) continue;
     // nginx always names itself (server_tokens off drops only the version); nginx-light has no
     // module to remove the header.
-    if (peer.name === "nginx" && banner === "server" && value === "nginx") notes.push("sends `Server: nginx` (no version)");
+    if (peer.name === "nginx" && banner === "server" && value === "nginx")
+      notes.push("sends `Server: nginx` (no version)");
     else problems.push(`banner ${banner}: ${value} was not removed`);
   }
   const echo = await httpGet(peer.port, "/__bench/echo");
@@ -298,13 +381,25 @@ async function verifyPeer(ctx, peer) {
       .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
   );
   const authority = `127.0.0.1:${peer.port}`;
-  const expect = { host: authority, "x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "http", "x-forwarded-host": authority, "x-real-ip": "127.0.0.1" };
+  const expect = {
+    host: authority,
+    "x-forwarded-for": "127.0.0.1",
+    "x-forwarded-proto": "http",
+    "x-forwarded-host": authority,
+    "x-real-ip": "127.0.0.1",
+  };
   for (const [name, value] of Object.entries(expect)) {
-    if (seen[name] !== value) problems.push(`upstream saw ${name}=${JSON.stringify(seen[name])}, expected ${JSON.stringify(value)}`);
+    if (seen[name] !== value)
+      problems.push(`upstream saw ${name}=${JSON.stringify(seen[name])}, expected ${JSON.stringify(value)}`);
   }
   if (!seen["x-request-id"]) problems.push("upstream saw no x-request-id");
-  if (!seen.forwarded?.includes("for=127.0.0.1")) problems.push(`upstream saw forwarded=${JSON.stringify(seen.forwarded)}`);
-  if (echo.headers["x-request-id"] && seen["x-request-id"] && echo.headers["x-request-id"] !== seen["x-request-id"]) {
+  if (!seen.forwarded?.includes("for=127.0.0.1"))
+    problems.push(`upstream saw forwarded=${JSON.stringify(seen.forwarded)}`);
+  if (
+    echo.headers["x-request-id"] &&
+    seen["x-request-id"] &&
+    echo.headers["x-request-id"] !== seen["x-request-id"]
+  ) {
     notes.push("the x-request-id sent upstream differs from the one returned to the client");
   }
   return { problems, notes };
@@ -319,28 +414,43 @@ async function throughputSet(ctx, workers) {
   ctx.running = peers;
   for (const peer of peers) {
     const { problems, notes } = await verifyPeer(ctx, peer);
-    if (problems.length > 0) throw new Error(`${LABELS[peer.name]} is not configured equivalently:\n  - ${problems.join("\n  - ")}`);
-    log(`  ok  ${LABELS[peer.name].padEnd(8)} 127.0.0.1:${peer.port}  200, strict headers, x-request-id, banners stripped${notes.length ? `; ${notes.join("; ")}` : ""}`);
+    if (problems.length > 0)
+      throw new Error(`${LABELS[peer.name]} is not configured equivalently:\n  - ${problems.join("\n  - ")}`);
+    log(
+      `  ok  ${LABELS[peer.name].padEnd(8)} 127.0.0.1:${peer.port}  200, strict headers, x-request-id, banners stripped${notes.length ? `; ${notes.join("; ")}` : ""}`,
+    );
     ctx.report.verification[`${peer.name}-w${workers}`] = { ok: true, notes };
   }
-  const targets = [{ name: "direct", port: ctx.upstream.port }, ...peers.map((peer) => ({ name: peer.name, port: peer.port }))];
+  const targets = [
+    { name: "direct", port: ctx.upstream.port, pgid: ctx.upstream.handle.pid },
+    ...peers.map((peer) => ({ name: peer.name, port: peer.port, pgid: peer.handle.pid })),
+  ];
   const wrkOptions = { connections: ctx.options.connections, threads: 1 };
   if (ctx.options.warmup > 0) {
     log(`  warm-up: ${ctx.options.warmup}s of wrk per target`);
-    for (const target of targets) await runWrk(ctx.bins.wrk, target.port, { ...wrkOptions, seconds: ctx.options.warmup });
+    for (const target of targets)
+      await runWrk(ctx.bins.wrk, target.port, { ...wrkOptions, seconds: ctx.options.warmup });
   }
   const rounds = Object.fromEntries(targets.map((target) => [target.name, []]));
-  const set = { workers, wrk: `wrk -t1 -c${ctx.options.connections} -d${ctx.options.duration}s --latency`, rounds, medians: {}, ratios: {} };
+  const set = {
+    workers,
+    wrk: `wrk -t1 -c${ctx.options.connections} -d${ctx.options.duration}s --latency`,
+    rounds,
+    medians: {},
+    ratios: {},
+  };
   ctx.report.throughput.push(set);
   for (let round = 0; round < ctx.options.rounds; round++) {
     // Rotate the order each round so no target always runs first or right after the same peer.
     const order = targets.map((_, index) => targets[(index + round) % targets.length]);
     for (const target of order) {
-      const result = await runWrk(ctx.bins.wrk, target.port, { ...wrkOptions, seconds: ctx.options.duration });
+      // CPU the server itself used (all its processes and threads), whatever the scheduler gave
+      // to wrk and the upstream: a measure of efficiency that contention does not distort.
+      const result = await measure(ctx, target, ctx.options.duration);
       rounds[target.name].push(result);
       const errors = result.socketErrors + result.non2xx;
       log(
-        `  round ${round + 1}/${ctx.options.rounds}  ${LABELS[target.name].padEnd(17)} ${fmtInt(result.rps).padStart(8)} req/s  p50 ${fmtMs(result.p50Ms).padStart(9)}  p99 ${fmtMs(result.p99Ms).padStart(9)}${errors ? `  errors ${errors}` : ""}`,
+        `  round ${round + 1}/${ctx.options.rounds}  ${LABELS[target.name].padEnd(17)} ${fmtInt(result.rps).padStart(8)} req/s  p50 ${fmtMs(result.p50Ms).padStart(9)}  p99 ${fmtMs(result.p99Ms).padStart(9)}${errors ? `  errors ${errors}` : ""}${otherLoad(result.otherCpuPercent)}`,
       );
     }
   }
@@ -350,6 +460,8 @@ async function throughputSet(ctx, workers) {
       rps: Math.round(median(runs.map((r) => r.rps))),
       p50Ms: round3(median(runs.map((r) => r.p50Ms))),
       p99Ms: round3(median(runs.map((r) => r.p99Ms))),
+      cpuUsPerRequest: round2(median(runs.map((r) => r.cpuUsPerRequest ?? Number.NaN))),
+      serverCpuPercent: Math.round(median(runs.map((r) => r.serverCpuPercent ?? Number.NaN))),
       errors: runs.reduce((sum, r) => sum + r.socketErrors + r.non2xx, 0),
     };
   }
@@ -370,7 +482,20 @@ async function throughputSet(ctx, workers) {
 function printThroughput(ctx, set) {
   const m = set.medians;
   const names = ["direct", ...PEERS];
-  const rows = [["target", "req/s", "p50", "p99", "vs direct", "req/s per round", "errors"]];
+  const rows = [
+    [
+      "target",
+      "req/s",
+      "p50",
+      "p99",
+      "vs direct",
+      "CPU us/req",
+      "CPU used",
+      "req/s per round",
+      "errors",
+      "other CPU",
+    ],
+  ];
   for (const name of names) {
     rows.push([
       LABELS[name],
@@ -378,12 +503,21 @@ function printThroughput(ctx, set) {
       fmtMs(m[name].p50Ms),
       fmtMs(m[name].p99Ms),
       fmtRatio(m[name].rps / m.direct.rps),
+      Number.isFinite(m[name].cpuUsPerRequest) ? m[name].cpuUsPerRequest.toFixed(1) : "n/a",
+      Number.isFinite(m[name].serverCpuPercent) ? `${m[name].serverCpuPercent}%` : "n/a",
       set.rounds[name].map((r) => fmtInt(r.rps)).join(" / "),
       String(m[name].errors),
+      `${Math.max(0, ...set.rounds[name].map((r) => r.otherCpuPercent ?? 0))}%`,
     ]);
   }
-  log(`\n  ${set.wrk}, medians of ${ctx.options.rounds} interleaved rounds, ${set.workers} worker(s) per proxy`);
-  log(table(rows, ["l", "r", "r", "r", "r", "l", "r"]));
+  log(
+    `\n  ${set.wrk}, medians of ${ctx.options.rounds} interleaved rounds, ${set.workers} worker(s) per proxy`,
+  );
+  log(table(rows, ["l", "r", "r", "r", "r", "r", "r", "l", "r", "r"]));
+  log(
+    "  (CPU us/req and CPU used: the server's own processes, user+system, medians; other CPU: the most that\n" +
+      "   processes outside the benchmark used during a round; CPU percentages are of one CPU)",
+  );
   log(
     `  Bulwark/nginx ${fmtRatio(set.ratios.bulwarkToNginx)} (target >= 0.6)   Bulwark/Caddy ${fmtRatio(set.ratios.bulwarkToCaddy)} (target >= 1.5)   Bulwark/HAProxy ${fmtRatio(set.ratios.bulwarkToHaproxy)}`,
   );
@@ -406,29 +540,38 @@ function fixedRateRun(url, ctx) {
     "1",
     "--json",
   ];
-  return run(process.execPath, args, { timeoutMs: (ctx.options.fixedDuration + 20) * 1000 }).then((result) => {
-    if (!result.ok) throw new Error(`fixed-rate client failed (${result.code}): ${result.stderr}`);
-    return JSON.parse(result.stdout);
-  });
+  return run(process.execPath, args, { timeoutMs: (ctx.options.fixedDuration + 20) * 1000 }).then(
+    (result) => {
+      if (!result.ok) throw new Error(`fixed-rate client failed (${result.code}): ${result.stderr}`);
+      return JSON.parse(result.stdout);
+    },
+  );
 }
 
 async function fixedRatePhase(ctx) {
-  log(`\n== Fixed rate: ${ctx.options.rate} req/s for ${ctx.options.fixedDuration}s, direct vs through Bulwark (1 worker) ==`);
+  log(
+    `\n== Fixed rate: ${ctx.options.rate} req/s for ${ctx.options.fixedDuration}s, direct vs through Bulwark (1 worker) ==`,
+  );
   const bulwark = await startPeer(ctx, "bulwark", 1);
   ctx.running = [bulwark];
   // JIT warm-up so the first round does not measure an unoptimized gateway.
-  await runWrk(ctx.bins.wrk, bulwark.port, { connections: 16, seconds: 2 });
-  const targets = { direct: `http://127.0.0.1:${ctx.upstream.port}/`, bulwark: `http://127.0.0.1:${bulwark.port}/` };
+  await runWrk(ctx.bins.wrk, bulwark.port, { connections: ctx.options.connections, seconds: 3 });
+  const targets = {
+    direct: `http://127.0.0.1:${ctx.upstream.port}/`,
+    bulwark: `http://127.0.0.1:${bulwark.port}/`,
+  };
   const rounds = { direct: [], bulwark: [] };
   const phase = { rate: ctx.options.rate, durationS: ctx.options.fixedDuration, bulwarkWorkers: 1, rounds };
   ctx.report.fixedRate = phase;
   for (let round = 0; round < ctx.options.fixedRounds; round++) {
     const order = round % 2 === 0 ? ["direct", "bulwark"] : ["bulwark", "direct"];
     for (const name of order) {
+      const before = foreignCpuSnapshot();
       const result = await fixedRateRun(targets[name], ctx);
+      result.otherCpuPercent = foreignCpuPercent(before, foreignCpuSnapshot());
       rounds[name].push(result);
       log(
-        `  round ${round + 1}/${ctx.options.fixedRounds}  ${LABELS[name].padEnd(17)} p50 ${fmtMs(result.latencyMs.p50).padStart(8)}  p99 ${fmtMs(result.latencyMs.p99).padStart(8)}  (${result.completed} answered at ${result.achievedRate}/s, ${result.errors + result.non2xx} errors, send lag p50 ${fmtMs(result.sendLagMs.p50)})`,
+        `  round ${round + 1}/${ctx.options.fixedRounds}  ${LABELS[name].padEnd(17)} p50 ${fmtMs(result.latencyMs.p50).padStart(8)}  p99 ${fmtMs(result.latencyMs.p99).padStart(8)}  (${result.completed} answered at ${result.achievedRate}/s, ${result.errors + result.non2xx} errors, send lag p50 ${fmtMs(result.sendLagMs.p50)})${otherLoad(result.otherCpuPercent)}`,
       );
     }
   }
@@ -442,9 +585,140 @@ async function fixedRatePhase(ctx) {
   });
   phase.medians = { direct: summary("direct"), bulwark: summary("bulwark") };
   phase.addedP50Ms = round3(phase.medians.bulwark.p50Ms - phase.medians.direct.p50Ms);
-  phase.addedP50PerRoundMs = rounds.bulwark.map((r, index) => round3(r.latencyMs.p50 - rounds.direct[index].latencyMs.p50));
+  phase.addedP50PerRoundMs = rounds.bulwark.map((r, index) =>
+    round3(r.latencyMs.p50 - rounds.direct[index].latencyMs.p50),
+  );
   phase.addedP99Ms = round3(phase.medians.bulwark.p99Ms - phase.medians.direct.p99Ms);
   printFixedRate(phase);
+}
+
+/** One wrk run, plus the CPU the server's process group used meanwhile. */
+async function measure(ctx, target, seconds) {
+  const cpuBefore = groupCpuTicks(target.pgid);
+  const result = await runWrk(ctx.bins.wrk, target.port, { connections: ctx.options.connections, seconds });
+  const cpuMs = ticksToMs(cpuBefore, groupCpuTicks(target.pgid));
+  result.serverCpuPercent = cpuMs === null ? null : Math.round(cpuMs / (seconds * 10));
+  result.cpuUsPerRequest =
+    cpuMs === null || !result.requests ? null : round2((cpuMs * 1000) / result.requests);
+  return result;
+}
+
+function writeBulwarkConfig(ctx, name, port, admin, extra) {
+  const file = join(ctx.tmp, `bulwark-${name}.yaml`);
+  writeFileSync(
+    file,
+    [
+      "listeners:",
+      `  - address: 127.0.0.1:${port}`,
+      "admin:",
+      `  address: 127.0.0.1:${admin}`,
+      "upstreams:",
+      `  app: { targets: [http://127.0.0.1:${ctx.upstream.port}] }`,
+      "routes:",
+      "  - upstream: app",
+      ...(extra.headers ? [`    headers: ${extra.headers}`] : []),
+      ...(extra.logging ? [`logging: ${extra.logging}`] : []),
+      "",
+    ].join("\n"),
+  );
+  return file;
+}
+
+/**
+ * Bulwark against the least a Node.js proxy can do (node-passthrough.mjs), one process each: the
+ * gap is the cost of Bulwark's own per-request work, the rest is the platform's. With --ablation,
+ * also Bulwark without its access log, and without access log, header profile and banner
+ * stripping, to show what each costs.
+ */
+async function referencePhase(ctx) {
+  const ablation = ctx.options.ablation;
+  log(
+    `\n== Reference: Bulwark against a bare Node pass-through proxy (node:http + undici), 1 process each${ablation ? ", with ablations" : ""} ==`,
+  );
+  const variants = [
+    { name: "bulwark", label: "Bulwark (quick mode, as above)" },
+    ...(ablation
+      ? [
+          { name: "no-log", label: "Bulwark, access log off", extra: { logging: "{ accessLog: false }" } },
+          {
+            name: "no-log-no-headers",
+            label: "Bulwark, access log off, profile off, banners kept",
+            extra: { logging: "{ accessLog: false }", headers: "{ profile: off, stripBanners: false }" },
+          },
+        ]
+      : []),
+    { name: "passthrough", label: "bare Node pass-through" },
+  ];
+  const targets = [];
+  for (const variant of variants) {
+    const port = await freePort();
+    let args;
+    if (variant.name === "passthrough") {
+      args = [
+        join(HERE, "node-passthrough.mjs"),
+        "--listen",
+        String(port),
+        "--upstream",
+        String(ctx.upstream.port),
+      ];
+    } else {
+      const admin = await freePort();
+      args = variant.extra
+        ? [
+            BULWARK_BIN,
+            "serve",
+            "-c",
+            writeBulwarkConfig(ctx, variant.name, port, admin, variant.extra),
+            "--no-watch",
+          ]
+        : bulwarkArgs(ctx, port, admin);
+    }
+    const handle = startProcess(variant.label, process.execPath, args, {
+      stdoutFile: join(ctx.tmp, `reference-${variant.name}-stdout.log`),
+      stderrFile: join(ctx.tmp, `reference-${variant.name}-stderr.log`),
+      cwd: ctx.tmp,
+    });
+    ctx.running.push({ handle });
+    await waitUntilAnswering(handle, port);
+    targets.push({ ...variant, port, pgid: handle.pid, handle, runs: [] });
+  }
+  for (const target of targets)
+    await runWrk(ctx.bins.wrk, target.port, { connections: ctx.options.connections, seconds: 2 });
+  const rounds = ablation ? 2 : 1;
+  for (let round = 0; round < rounds; round++) {
+    const order = targets.map((_, index) => targets[(index + round) % targets.length]);
+    for (const target of order) target.runs.push(await measure(ctx, target, ctx.options.duration));
+  }
+  for (const target of targets) await stopProcess(target.handle);
+  ctx.running = [];
+  const passthroughRps = median(targets.at(-1).runs.map((r) => r.rps));
+  const rows = [["server", "req/s", "p50", "p99", "CPU us/req", "vs pass-through"]];
+  ctx.report.reference = {
+    note: `one process each, wrk -t1 -c${ctx.options.connections} -d${ctx.options.duration}s, median of ${rounds} interleaved run(s) after a 2 s warm-up`,
+    servers: {},
+  };
+  for (const target of targets) {
+    const rps = median(target.runs.map((r) => r.rps));
+    const entry = {
+      label: target.label,
+      rps: Math.round(rps),
+      p50Ms: round3(median(target.runs.map((r) => r.p50Ms))),
+      p99Ms: round3(median(target.runs.map((r) => r.p99Ms))),
+      cpuUsPerRequest: round2(median(target.runs.map((r) => r.cpuUsPerRequest ?? Number.NaN))),
+      toPassthrough: round2(rps / passthroughRps),
+      otherCpuPercent: Math.max(0, ...target.runs.map((r) => r.otherCpuPercent ?? 0)),
+    };
+    ctx.report.reference.servers[target.name] = entry;
+    rows.push([
+      target.label,
+      fmtInt(entry.rps),
+      fmtMs(entry.p50Ms),
+      fmtMs(entry.p99Ms),
+      Number.isFinite(entry.cpuUsPerRequest) ? entry.cpuUsPerRequest.toFixed(1) : "n/a",
+      fmtRatio(entry.toPassthrough),
+    ]);
+  }
+  log(table(rows, ["l", "r", "r", "r", "r", "r"]));
 }
 
 function printFixedRate(phase) {
@@ -453,55 +727,164 @@ function printFixedRate(phase) {
     const m = phase.medians[name];
     rows.push([LABELS[name], fmtMs(m.p50Ms), fmtMs(m.p99Ms), fmtMs(m.serviceP50Ms), String(m.errors)]);
   }
-  log(`\n  open loop at ${phase.rate} req/s, latency from intended send time, medians of ${phase.rounds.direct.length} rounds`);
+  log(
+    `\n  open loop at ${phase.rate} req/s, latency from intended send time, medians of ${phase.rounds.direct.length} rounds`,
+  );
   log(table(rows, ["l", "r", "r", "r", "r"]));
   log(
     `  p50 added by Bulwark: ${fmtMs(phase.addedP50Ms)} (target <= 1 ms; per round ${phase.addedP50PerRoundMs.map(fmtMs).join(", ")}); p99 added: ${fmtMs(phase.addedP99Ms)}`,
   );
 }
 
-async function profilePhase(ctx, stamp) {
-  const seconds = ctx.options.profileDuration;
-  log(`\n== CPU profile: Bulwark, 1 worker, node --cpu-prof, ${seconds}s of wrk -t1 -c${ctx.options.connections} ==`);
-  const port = await freePort();
-  const admin = await freePort();
-  const dir = join(ctx.tmp, "profile");
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
+/** Runs one server under `node --cpu-prof`, loads it with wrk, and summarizes the measured window. */
+async function profiledRun(ctx, label, script, args, port, seconds) {
+  const dir = join(ctx.tmp, `profile-${label}`);
   mkdirSync(dir, { recursive: true });
   const handle = startProcess(
-    "bulwark (profiled)",
+    `${label} (profiled)`,
     process.execPath,
-    ["--cpu-prof", "--cpu-prof-dir", dir, "--cpu-prof-interval", "500", ...bulwarkArgs(ctx, port, admin), "--workers", "1"],
-    { stdoutFile: join(ctx.tmp, "bulwark-profile-access.log"), stderrFile: join(ctx.tmp, "bulwark-profile-stderr.log"), cwd: ctx.tmp },
+    ["--cpu-prof", "--cpu-prof-dir", dir, "--cpu-prof-interval", "250", script, ...args],
+    {
+      stdoutFile: join(ctx.tmp, `${label}-profile-stdout.log`),
+      stderrFile: join(ctx.tmp, `${label}-profile-stderr.log`),
+      cwd: ctx.tmp,
+    },
   );
   ctx.running = [{ handle }];
   await waitUntilAnswering(handle, port);
   await runWrk(ctx.bins.wrk, port, { connections: ctx.options.connections, seconds: 2 });
+  const cpuBefore = groupCpuTicks(handle.pid);
+  const startUs = monotonicUs();
   const load = await runWrk(ctx.bins.wrk, port, { connections: ctx.options.connections, seconds });
+  const endUs = monotonicUs();
+  const cpuMs = ticksToMs(cpuBefore, groupCpuTicks(handle.pid));
+  load.cpuUsPerRequest = cpuMs === null || !load.requests ? null : round2((cpuMs * 1000) / load.requests);
   await stopProcess(handle, 20000);
   ctx.running = [];
   const files = readdirSync(dir).filter((file) => file.endsWith(".cpuprofile"));
-  if (files.length === 0) {
-    log("  no .cpuprofile was written (did Bulwark exit cleanly?)");
-    return;
-  }
-  const summary = summarizeProfile(join(dir, files[0]));
+  if (files.length === 0) throw new Error(`${label}: no .cpuprofile was written (did it exit cleanly?)`);
+  const file = join(dir, files[0]);
+  return {
+    file,
+    load,
+    summary: summarizeProfile(file, { window: { startUs, endUs }, requests: load.requests }),
+  };
+}
+
+async function profilePhase(ctx, stamp) {
+  const seconds = ctx.options.profileDuration;
+  log(
+    `\n== CPU profile: Bulwark (1 worker) and the bare Node pass-through, node --cpu-prof, ${seconds}s of wrk -t1 -c${ctx.options.connections} each ==`,
+  );
+  const upstream = `http://127.0.0.1:${ctx.upstream.port}`;
+  const bulwarkPort = await freePort();
+  const admin = await freePort();
+  const gateway = await profiledRun(
+    ctx,
+    "bulwark",
+    BULWARK_BIN,
+    [
+      "serve",
+      "--upstream",
+      upstream,
+      "--listen",
+      `127.0.0.1:${bulwarkPort}`,
+      "--admin",
+      `127.0.0.1:${admin}`,
+      "--workers",
+      "1",
+    ],
+    bulwarkPort,
+    seconds,
+  );
+  const passPort = await freePort();
+  const passthrough = await profiledRun(
+    ctx,
+    "passthrough",
+    join(HERE, "node-passthrough.mjs"),
+    ["--listen", String(passPort), "--upstream", String(ctx.upstream.port)],
+    passPort,
+    seconds,
+  );
+  const summary = gateway.summary;
   const kept = join(RESULTS, `gateway-${stamp}.cpuprofile`);
-  copyFileSync(join(dir, files[0]), kept);
+  copyFileSync(gateway.file, kept);
   summary.file = kept;
-  summary.rpsUnderProfiler = Math.round(load.rps);
-  ctx.report.profile = summary;
-  log(`  ${fmtInt(load.rps)} req/s under the profiler; process busy ${summary.busyPercent}% of ${summary.sampledMs} ms sampled`);
-  log("\n  where the time goes (native frames charged to their JS caller):");
-  log(table([["component", "share", "ms"], ...summary.components.map((c) => [c.name, `${c.percent}%`, fmtInt(c.ms)])], ["l", "r", "r"]));
-  log("\n  top self time:");
-  log(table([["function", "share"], ...summary.topSelf.slice(0, 15).map((f) => [f.name, `${f.percent}%`])], ["l", "r"]));
+  summary.rpsUnderProfiler = Math.round(gateway.load.rps);
+  ctx.report.profile = {
+    bulwark: summary,
+    passthrough: { ...passthrough.summary, file: null, rpsUnderProfiler: Math.round(passthrough.load.rps) },
+  };
+  log(
+    `  under the profiler: Bulwark ${fmtInt(gateway.load.rps)} req/s (busy ${summary.busyPercent}%), pass-through ${fmtInt(passthrough.load.rps)} req/s (busy ${passthrough.summary.busyPercent}%)${summary.windowed ? "" : "  [profile not windowed: includes start-up]"}`,
+  );
+  const b = summary.componentUsPerRequest;
+  const p = passthrough.summary.componentUsPerRequest;
+  if (b && p) {
+    const names = [...new Set([...Object.keys(b), ...Object.keys(p)])].filter((name) => name !== "idle");
+    names.sort((x, y) => (b[y] ?? 0) - (b[x] ?? 0));
+    const sum = (values) =>
+      Object.entries(values).reduce((acc, [name, us]) => acc + (name === "idle" ? 0 : us), 0);
+    const rows = [["component", "Bulwark", "pass-through", "difference"]];
+    for (const name of names) {
+      const bu = b[name] ?? 0;
+      const pu = p[name] ?? 0;
+      rows.push([name, bu.toFixed(1), pu.toFixed(1), (bu - pu >= 0 ? "+" : "") + (bu - pu).toFixed(1)]);
+    }
+    rows.push([
+      "total busy time per request",
+      sum(b).toFixed(1),
+      sum(p).toFixed(1),
+      `+${(sum(b) - sum(p)).toFixed(1)}`,
+    ]);
+    const cb = gateway.load.cpuUsPerRequest;
+    const cp = passthrough.load.cpuUsPerRequest;
+    rows.push([
+      "CPU per request (/proc, all threads)",
+      cb?.toFixed(1) ?? "n/a",
+      cp?.toFixed(1) ?? "n/a",
+      cb && cp ? `+${(cb - cp).toFixed(1)}` : "n/a",
+    ]);
+    ctx.report.profile.busyUsPerRequest = { bulwark: round2(sum(b)), passthrough: round2(sum(p)) };
+    ctx.report.profile.cpuUsPerRequest = { bulwark: cb, passthrough: cp };
+    log(
+      "\n  microseconds per request by component, from the profiles' samples while wrk ran (wall-clock\n" +
+        "  time of the main thread when not idle: it includes time the thread lost to other processes,\n" +
+        "  mostly inside socket writes; native frames are charged to their JS caller):",
+    );
+    log(table(rows, ["l", "r", "r", "r"]));
+  } else {
+    log("\n  where the time goes (native frames charged to their JS caller):");
+    log(
+      table(
+        [["component", "share"], ...summary.components.map((c) => [c.name, `${c.percent}%`])],
+        ["l", "r"],
+      ),
+    );
+  }
+  log("\n  Bulwark, top self time:");
+  log(
+    table(
+      [["function", "share"], ...summary.topSelf.slice(0, 15).map((f) => [f.name, `${f.percent}%`])],
+      ["l", "r"],
+    ),
+  );
   log("\n  Bulwark functions, inclusive time:");
-  log(table([["function", "share"], ...summary.bulwarkInclusive.slice(0, 12).map((f) => [f.name, `${f.percent}%`])], ["l", "r"]));
+  log(
+    table(
+      [["function", "share"], ...summary.bulwarkInclusive.slice(0, 12).map((f) => [f.name, `${f.percent}%`])],
+      ["l", "r"],
+    ),
+  );
   log(`  profile kept at ${kept} (open in Chrome DevTools > Performance)`);
 }
 
 function printSummary(ctx) {
-  const rows = [["workers", "direct", "nginx", "HAProxy", "Caddy", "Bulwark", "B/nginx", "B/Caddy", "B/HAProxy"]];
+  const rows = [
+    ["workers", "direct", "nginx", "HAProxy", "Caddy", "Bulwark", "B/nginx", "B/Caddy", "B/HAProxy"],
+  ];
   for (const set of ctx.report.throughput) {
     if (!set.ratios.bulwarkToNginx) continue;
     const m = set.medians;
@@ -522,15 +905,48 @@ function printSummary(ctx) {
   const targets = [];
   for (const set of ctx.report.throughput) {
     if (!set.ratios.bulwarkToNginx) continue;
-    targets.push({ check: `throughput >= 0.6 x nginx (${set.workers} worker(s))`, value: set.ratios.bulwarkToNginx, met: set.ratios.bulwarkToNginx >= 0.6 });
-    targets.push({ check: `throughput >= 1.5 x Caddy (${set.workers} worker(s))`, value: set.ratios.bulwarkToCaddy, met: set.ratios.bulwarkToCaddy >= 1.5 });
+    targets.push({
+      check: `throughput >= 0.6 x nginx (${set.workers} worker(s))`,
+      value: set.ratios.bulwarkToNginx,
+      met: set.ratios.bulwarkToNginx >= 0.6,
+    });
+    targets.push({
+      check: `throughput >= 1.5 x Caddy (${set.workers} worker(s))`,
+      value: set.ratios.bulwarkToCaddy,
+      met: set.ratios.bulwarkToCaddy >= 1.5,
+    });
   }
   if (ctx.report.fixedRate?.addedP50Ms !== undefined) {
     const added = ctx.report.fixedRate.addedP50Ms;
-    targets.push({ check: `p50 added <= 1 ms at ${ctx.report.fixedRate.rate} req/s`, value: added, met: added <= 1 });
+    targets.push({
+      check: `p50 added <= 1 ms at ${ctx.report.fixedRate.rate} req/s`,
+      value: added,
+      met: added <= 1,
+    });
   }
   ctx.report.targets = targets;
-  for (const target of targets) log(`  ${target.met ? "met    " : "NOT met"}  ${target.check}: ${target.value}`);
+  const interference = [
+    ...ctx.report.throughput.flatMap((set) => Object.values(set.rounds).flat()),
+    ...(ctx.report.fixedRate ? Object.values(ctx.report.fixedRate.rounds).flat() : []),
+  ]
+    .map((result) => result.otherCpuPercent)
+    .filter((percent) => percent !== null && percent !== undefined);
+  const worst = interference.length ? Math.max(...interference) : 0;
+  const disturbed = interference.filter((percent) => percent >= INTERFERENCE_PERCENT).length;
+  ctx.report.interference = {
+    maxOtherCpuPercent: worst,
+    disturbedRuns: disturbed,
+    runs: interference.length,
+  };
+  if (disturbed > 0) {
+    log(
+      `  WARNING  other processes competed for the CPUs in ${disturbed} of ${interference.length} measured runs (up to ${worst}% of a CPU); rerun on a quiet machine for firm figures`,
+    );
+  } else {
+    log(`  other processes used under ${INTERFERENCE_PERCENT}% of a CPU in every measured run`);
+  }
+  for (const target of targets)
+    log(`  ${target.met ? "met    " : "NOT met"}  ${target.check}: ${target.value}`);
 }
 
 // ------------------------------------------------------------------------------ main
@@ -546,8 +962,10 @@ async function main() {
       rate: { type: "string", default: "1000" },
       "fixed-duration": { type: "string", default: "10" },
       "fixed-rounds": { type: "string", default: "3" },
-      "profile-duration": { type: "string", default: "8" },
+      "profile-duration": { type: "string", default: "6" },
       "keep-temp": { type: "boolean", default: false },
+      ablation: { type: "boolean", default: false },
+      phases: { type: "string", default: "throughput,fixed-rate,reference,profile" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -566,9 +984,20 @@ async function main() {
     fixedRounds: Number(values["fixed-rounds"]),
     profileDuration: Number(values["profile-duration"]),
     keepTemp: values["keep-temp"],
+    ablation: values.ablation,
+    phases: new Set(values.phases.split(",").map((phase) => phase.trim())),
   };
+  const PHASES = ["throughput", "fixed-rate", "reference", "profile"];
+  const unknown = [...options.phases].filter((phase) => !PHASES.includes(phase));
+  if (unknown.length > 0) {
+    log(`unknown phase ${unknown[0]}; phases are ${PHASES.join(", ")}`);
+    return 2;
+  }
   const positive = ["rounds", "duration", "connections", "rate", "fixedDuration", "fixedRounds"];
-  if (options.workers.some((n) => !Number.isInteger(n) || n < 1) || positive.some((key) => !(options[key] > 0))) {
+  if (
+    options.workers.some((n) => !Number.isInteger(n) || n < 1) ||
+    positive.some((key) => !(options[key] > 0))
+  ) {
     log("invalid option value; see --help");
     return 2;
   }
@@ -578,7 +1007,10 @@ async function main() {
   }
 
   const bins = await ensureTools();
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-").replace(/-\d{3}Z$/, "Z");
+  const stamp = new Date()
+    .toISOString()
+    .replace(/[:.]/g, "-")
+    .replace(/-\d{3}Z$/, "Z");
   mkdirSync(RESULTS, { recursive: true });
   const tmp = mkdtempSync(join(tmpdir(), "bulwark-bench-"));
   // nginx workers may run as an unprivileged user; they only read what the master opened, but
@@ -604,6 +1036,7 @@ async function main() {
       verification: {},
       throughput: [],
       fixedRate: null,
+      reference: null,
       profile: null,
       targets: [],
     },
@@ -614,15 +1047,15 @@ async function main() {
     writeFileSync(out, `${JSON.stringify(ctx.report, null, 2)}\n`);
   };
 
-  let stopping = false;
+  // Set once Ctrl-C, SIGTERM or the time limit stops the run; it exits the process when done.
+  let aborting = null;
   const abort = (reason, code) => {
-    if (stopping) {
+    if (aborting) {
       killAllNow();
       process.exit(code);
     }
-    stopping = true;
     log(`\n${reason}: stopping every started process and writing the partial result`);
-    stopAll(2000)
+    aborting = stopAll(2000)
       .catch(() => {})
       .finally(() => {
         ctx.report.interrupted = reason;
@@ -643,30 +1076,50 @@ async function main() {
   const m = ctx.report.machine;
   const v = ctx.report.versions;
   const perSet = 5 * (options.warmup + options.rounds * options.duration + 1) + 5;
+  const has = (phase) => (options.phases.has(phase) ? 1 : 0);
   const estimate =
-    perSet * options.workers.length +
-    options.fixedRounds * 2 * (options.fixedDuration + 2) +
-    (options.profileDuration > 0 ? options.profileDuration + 6 : 0);
+    has("throughput") * perSet * options.workers.length +
+    has("fixed-rate") * options.fixedRounds * 2 * (options.fixedDuration + 2) +
+    has("reference") * (options.ablation ? 8 * options.duration + 20 : 2 * options.duration + 10) +
+    has("profile") * (options.profileDuration > 0 ? 2 * (options.profileDuration + 6) : 0);
   log("Bulwark gateway benchmark");
   log(`  machine  ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}`);
   log(`  peers    ${v.nginx}; ${v.haproxy}; caddy ${v.caddy}; ${v.wrk}`);
   log(`  bulwark  ${v.bulwark} on Node ${v.node} (undici ${v.undici})`);
-  log(`  plan     workers ${options.workers.join(" and ")}; ${options.rounds} rounds x ${options.duration}s per target; fixed rate ${options.rate}/s x ${options.fixedDuration}s x ${options.fixedRounds} rounds; about ${Math.ceil(estimate / 60)} min`);
+  log(
+    `  plan     ${[...options.phases].join(", ")}; workers ${options.workers.join(" and ")}; ${options.rounds} rounds x ${options.duration}s per target; fixed rate ${options.rate}/s x ${options.fixedDuration}s x ${options.fixedRounds} rounds; about ${Math.max(1, Math.round(estimate / 60))} min`,
+  );
   log(`  temp     ${tmp}`);
+  const idle = await idlePercent();
+  ctx.report.machine.idlePercentBeforeRun = idle;
+  if (idle !== null && idle < 85) {
+    log(
+      `  WARNING  the machine was only ${idle}% idle before the run: other processes will skew the figures`,
+    );
+  }
 
   try {
     ctx.upstream = await startUpstream(ctx);
     log(`  upstream nginx (1 worker) on 127.0.0.1:${ctx.upstream.port}`);
-    for (const workers of options.workers) await throughputSet(ctx, workers);
-    await fixedRatePhase(ctx);
-    if (options.profileDuration > 0) await profilePhase(ctx, stamp);
+    const phases = options.phases;
+    if (phases.has("throughput")) for (const workers of options.workers) await throughputSet(ctx, workers);
+    if (phases.has("fixed-rate")) await fixedRatePhase(ctx);
+    if (phases.has("reference")) await referencePhase(ctx);
+    if (phases.has("profile") && options.profileDuration > 0) await profilePhase(ctx, stamp);
     printSummary(ctx);
     ctx.report.partial = false;
   } catch (error) {
+    // A phase fails when abort() kills its processes; abort() reports and exits by itself.
+    if (aborting) await aborting;
     log(`\nbenchmark failed: ${error.message}`);
-    log(`(configs and logs in ${tmp}; rerun with --keep-temp to keep them)`);
+    log(
+      options.keepTemp
+        ? `(configs and logs kept in ${tmp})`
+        : "(rerun with --keep-temp to keep the configs and logs for inspection)",
+    );
     process.exitCode = 3;
   } finally {
+    if (aborting) await aborting;
     await stopAll();
     writeReport();
     log(`\nresult: ${out}`);

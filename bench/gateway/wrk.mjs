@@ -1,6 +1,6 @@
 // Runs wrk (closed loop: each connection sends its next request when the previous answer is in)
 // and parses its text report.
-import { run } from "./processes.mjs";
+import { foreignCpuPercent, foreignCpuSnapshot, run } from "./processes.mjs";
 
 const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60000 };
 
@@ -32,7 +32,11 @@ export function parseWrk(output) {
 }
 
 /** One wrk run against 127.0.0.1:port; throws when wrk fails or reports nothing. */
-export async function runWrk(wrkPath, port, { threads = 1, connections = 64, seconds = 5, timeoutS = 5 } = {}) {
+export async function runWrk(
+  wrkPath,
+  port,
+  { threads = 1, connections = 64, seconds = 5, timeoutS = 5 } = {},
+) {
   const args = [
     `-t${threads}`,
     `-c${connections}`,
@@ -42,10 +46,12 @@ export async function runWrk(wrkPath, port, { threads = 1, connections = 64, sec
     "--latency",
     `http://127.0.0.1:${port}/`,
   ];
+  const before = foreignCpuSnapshot();
   const result = await run(wrkPath, args, { timeoutMs: (seconds + timeoutS + 10) * 1000 });
+  const otherCpuPercent = foreignCpuPercent(before, foreignCpuSnapshot());
   const parsed = parseWrk(result.stdout);
   if (!result.ok || Number.isNaN(parsed.rps)) {
     throw new Error(`wrk ${args.join(" ")} failed (${result.code}): ${result.stderr || result.stdout}`);
   }
-  return { args, ...parsed };
+  return { args, ...parsed, otherCpuPercent };
 }

@@ -8,7 +8,7 @@ import { loadConfigFile } from "../config/load.js";
 import type { ResolvedConfig } from "../config/resolve.js";
 import { type ConfigWatch, watchConfigFile } from "../config/watch.js";
 import { isBulwarkError } from "../errors.js";
-import { createLogger, flushLogger, type Logger } from "../observability/logger.js";
+import { createLoggers, flushLogger, type Logger, type Loggers } from "../observability/logger.js";
 import { GatewayMetrics } from "../observability/metrics.js";
 import { VERSION } from "../version.js";
 import { Gateway } from "./server.js";
@@ -19,7 +19,8 @@ export interface InstanceOptions {
   readonly configFile?: string;
   /** Reload when the config file changes (default true when there is a file). */
   readonly watchConfig?: boolean;
-  readonly logger?: Logger;
+  /** Where logs go (default: stdout, batched). */
+  readonly loggers?: Loggers;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -40,9 +41,14 @@ export class GatewayInstance {
   private reloading: Promise<ReloadResult> | undefined;
 
   constructor(private readonly options: InstanceOptions) {
-    this.logger = options.logger ?? createLogger({ level: options.config.logging.level });
+    const loggers = options.loggers ?? createLoggers({ level: options.config.logging.level });
+    this.logger = loggers.logger;
     this.metrics = new GatewayMetrics();
-    this.gateway = new Gateway(options.config, { logger: this.logger, metrics: this.metrics });
+    this.gateway = new Gateway(options.config, {
+      logger: loggers.logger,
+      accessLogger: loggers.access,
+      metrics: this.metrics,
+    });
   }
 
   get adminPort(): number | undefined {

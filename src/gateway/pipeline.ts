@@ -37,12 +37,23 @@ export function buildChain(route: ResolvedRoute, services: Services): StageChain
   };
 }
 
-/** Runs the request side; returns the first Reply a stage gives, or undefined to proxy. */
-export async function runRequestStages(chain: StageChain, ctx: RequestContext): Promise<Reply | undefined> {
-  for (const stage of chain.requestStages) {
-    const result = stage.onRequest!(ctx);
-    const reply = result instanceof Promise ? await result : result;
-    if (reply) return reply;
+/**
+ * Runs the request side; gives the first Reply a stage returns, or undefined to proxy. Stays
+ * synchronous while the stages are, so a request whose stages are all synchronous allocates no
+ * promise; from the first asynchronous stage on, it continues as a promise.
+ */
+export function runRequestStages(
+  chain: StageChain,
+  ctx: RequestContext,
+  from = 0,
+): Reply | undefined | Promise<Reply | undefined> {
+  const stages = chain.requestStages;
+  for (let index = from; index < stages.length; index++) {
+    const result = stages[index]!.onRequest!(ctx);
+    if (result instanceof Promise) {
+      return result.then((reply) => reply ?? runRequestStages(chain, ctx, index + 1));
+    }
+    if (result) return result;
   }
   return undefined;
 }

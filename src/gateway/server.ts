@@ -24,7 +24,7 @@ import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
 import type { ResolvedConfig, ResolvedListener, ResolvedRoute } from "../config/resolve.js";
 import { BulwarkError, type ErrorCode, ErrorCodes } from "../errors.js";
-import type { Logger } from "../observability/logger.js";
+import type { AccessLog, Logger } from "../observability/logger.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { createRedactor, type Redactor } from "../observability/redact.js";
 import { normalizeAddress } from "../security/trusted-proxies.js";
@@ -40,7 +40,7 @@ import { acceptRequestId } from "./stages/request-id.js";
 import { traceIdsFrom } from "./stages/trace-context.js";
 import { CertificateWatcher, tlsServerOptions } from "./tls.js";
 import { HealthChecker } from "./upstream/health-check.js";
-import { classifyUpstreamError, proxyRequest } from "./upstream/proxy.js";
+import { classifyUpstreamError, type ProxyOutcome, proxyRequest } from "./upstream/proxy.js";
 import { openTunnel } from "./upstream/websocket.js";
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
@@ -50,6 +50,8 @@ export type GatewayState = "starting" | "ready" | "draining" | "stopped";
 
 export interface GatewayOptions {
   readonly logger: Logger;
+  /** One line per request; fields are redacted before they get here. */
+  readonly accessLogger: AccessLog;
   readonly metrics: GatewayMetrics;
 }
 
@@ -86,6 +88,7 @@ function hostOf(authority: string): string {
 export class Gateway {
   private runtime: Runtime;
   private readonly logger: Logger;
+  private readonly accessLogger: AccessLog;
   private readonly metrics: GatewayMetrics;
   private readonly redactor: Redactor;
   private readonly listeners: ListenerHandle[] = [];
@@ -101,6 +104,7 @@ export class Gateway {
   constructor(config: ResolvedConfig, options: GatewayOptions) {
     this.runtime = buildRuntime(config);
     this.logger = options.logger;
+    this.accessLogger = options.accessLogger;
     this.metrics = options.metrics;
     this.redactor = createRedactor(config.logging.redact);
   }
@@ -437,11 +441,26 @@ export class Gateway {
       this.sendProblem(ctx, chain, early, detail);
       return;
     }
-    this.run(ctx, chain, runtime).catch((error: unknown) => this.fail(ctx, chain, error));
+    try {
+      this.run(ctx, chain, runtime);
+    } catch (error) {
+      this.fail(ctx, chain, error);
+    }
   }
 
-  private async run(ctx: RequestContext, chain: StageChain, runtime: Runtime): Promise<void> {
-    const reply = await runRequestStages(chain, ctx);
+  private run(ctx: RequestContext, chain: StageChain, runtime: Runtime): void {
+    const reply = runRequestStages(chain, ctx);
+    if (reply instanceof Promise) {
+      reply.then(
+        (settled) => this.forward(ctx, chain, runtime, settled),
+        (error: unknown) => this.fail(ctx, chain, error),
+      );
+    } else {
+      this.forward(ctx, chain, runtime, reply);
+    }
+  }
+
+  private forward(ctx: RequestContext, chain: StageChain, runtime: Runtime, reply: Reply | undefined): void {
     if (reply) {
       this.sendReply(ctx, chain, reply);
       return;
@@ -453,10 +472,15 @@ export class Gateway {
       return;
     }
     ctx.upstreamTarget = target.origin;
-    const outcome = await proxyRequest(ctx, chain, group, target, runtime.config.server.timeouts.bodyIdle);
+    proxyRequest(ctx, chain, group, target, runtime.config.server.timeouts.bodyIdle, (outcome) =>
+      this.proxied(ctx, chain, group.name, outcome),
+    );
+  }
+
+  private proxied(ctx: RequestContext, chain: StageChain, upstream: string, outcome: ProxyOutcome): void {
     if (outcome.error) {
       ctx.errorCode = outcome.error.kind ?? outcome.error.code;
-      if (outcome.error.kind) this.metrics.upstreamError(group.name, outcome.error.kind);
+      if (outcome.error.kind) this.metrics.upstreamError(upstream, outcome.error.kind);
       if (!ctx.res.headersSent) {
         // The client's body may be unread: do not reuse a connection whose framing is unknown.
         if ("shouldKeepAlive" in ctx.res) ctx.res.shouldKeepAlive = false;
@@ -533,35 +557,33 @@ export class Gateway {
     const status = aborted && !res.headersSent ? 499 : res.statusCode;
     const seconds = (performance.now() - ctx.startedAt) / 1000;
     this.metrics.observeRequest(ctx.route.name, ctx.method, status, seconds);
-    if (this.runtime.config.logging.accessLog) {
+    if (this.runtime.config.logging.accessLog && this.accessLogger.enabled) {
       const req = ctx.req;
       const lengthHeader = res.getHeader("content-length");
       const bytesOut =
         "stream" in req ? Number(lengthHeader ?? 0) : req.socket.bytesWritten - bytesWrittenAtStart;
       const referer = req.headers.referer;
-      this.logger.info(
-        {
-          type: "access",
-          route: ctx.route.name,
-          upstream: ctx.route.upstream || undefined,
-          target: ctx.upstreamTarget ?? undefined,
-          method: ctx.method,
-          path: ctx.path + this.redactor.query(ctx.query),
-          status,
-          durationMs: Math.round(seconds * 1e6) / 1000,
-          bytesIn: ctx.bytesIn,
-          bytesOut,
-          protocol: req.httpVersion,
-          requestId: ctx.requestId,
-          traceId: ctx.traceId,
-          clientIp: ctx.clientIp,
-          userAgent: req.headers["user-agent"],
-          referer: typeof referer === "string" ? this.redactor.url(referer) : undefined,
-          error: ctx.errorCode ?? undefined,
-          aborted: aborted || undefined,
-        },
-        "request",
-      );
+      this.accessLogger.write({
+        type: "access",
+        route: ctx.route.name,
+        upstream: ctx.route.upstream || undefined,
+        target: ctx.upstreamTarget ?? undefined,
+        method: ctx.method,
+        path: ctx.path + this.redactor.query(ctx.query),
+        status,
+        durationMs: Math.round(seconds * 1e6) / 1000,
+        bytesIn: ctx.bytesIn,
+        bytesOut,
+        protocol: req.httpVersion,
+        requestId: ctx.requestId,
+        traceId: ctx.traceId,
+        clientIp: ctx.clientIp,
+        userAgent: req.headers["user-agent"],
+        referer: typeof referer === "string" ? this.redactor.url(referer) : undefined,
+        error: ctx.errorCode ?? undefined,
+        aborted: aborted || undefined,
+        msg: "request",
+      });
     }
     this.checkIdle();
   }
@@ -618,23 +640,21 @@ export class Gateway {
       onClose: (error) => {
         this.tunnels.delete(socket);
         if (error) this.metrics.upstreamError(group.name, error);
-        this.logger.info(
-          {
-            type: "access",
-            route: route.name,
-            upstream: group.name,
-            target: upstreamTarget.origin,
-            method: ctx.method,
-            path: target.path + this.redactor.query(target.query),
-            upgrade: req.headers.upgrade,
-            durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
-            requestId: ctx.requestId,
-            traceId: ctx.traceId,
-            clientIp: ctx.clientIp,
-            error,
-          },
-          "tunnel closed",
-        );
+        this.accessLogger.write({
+          type: "access",
+          route: route.name,
+          upstream: group.name,
+          target: upstreamTarget.origin,
+          method: ctx.method,
+          path: target.path + this.redactor.query(target.query),
+          upgrade: req.headers.upgrade,
+          durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+          requestId: ctx.requestId,
+          traceId: ctx.traceId,
+          clientIp: ctx.clientIp,
+          error,
+          msg: "tunnel closed",
+        });
         this.checkIdle();
       },
     });

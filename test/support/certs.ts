@@ -40,10 +40,6 @@ export interface Certificate {
   cleanup(): Promise<void>;
 }
 
-const MISSING_OPENSSL =
-  "the openssl binary is needed to make test certificates but was not found on PATH; " +
-  "install it with: apt-get install -y openssl (Debian/Ubuntu) or apk add openssl (Alpine)";
-
 export async function makeCertificate(options: CertificateOptions = {}): Promise<Certificate> {
   const commonName = options.commonName ?? "localhost";
   const altNames = (options.altNames ?? ["DNS:localhost", "IP:127.0.0.1", "IP:::1"]).map(subjectAltName);

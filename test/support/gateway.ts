@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { loadConfigFile, validateConfig } from "../../src/config/load.js";
 import type { ResolvedConfig } from "../../src/config/resolve.js";
 import { GatewayInstance } from "../../src/gateway/instance.js";
-import { createLogger, flushLogger } from "../../src/observability/logger.js";
+import { createLoggers, flushLogger } from "../../src/observability/logger.js";
 
 export interface TestGateway {
   readonly instance: GatewayInstance;
@@ -60,10 +60,11 @@ async function startResolved(
   watchConfig = false,
 ): Promise<TestGateway> {
   const logFile = join(dir, "log.jsonl");
-  const logger = createLogger({ level: config.logging.level, sync: true, destination: logFile });
+  const loggers = createLoggers({ level: config.logging.level, sync: true, destination: logFile });
+  const logger = loggers.logger;
   const instance = new GatewayInstance({
     config,
-    logger,
+    loggers,
     watchConfig,
     env: {},
     ...(configFile ? { configFile } : {}),

@@ -4,8 +4,8 @@
  * absent one starts a new trace. tracestate passes through untouched (the spec forbids changing
  * it without a valid traceparent, so it is dropped when the traceparent was invalid).
  */
-import { randomBytes } from "node:crypto";
 import type { RequestContext } from "../context.js";
+import { randomHex } from "../random-ids.js";
 import type { StageFactory } from "../stage.js";
 
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(?:-.*)?$/;
@@ -21,7 +21,7 @@ export interface TraceIds {
 
 /** Derives this hop's ids from an incoming traceparent header. */
 export function traceIdsFrom(header: string | string[] | undefined): TraceIds {
-  const spanId = randomBytes(8).toString("hex");
+  const spanId = randomHex(8);
   if (typeof header === "string") {
     const match = TRACEPARENT.exec(header.trim());
     // Version ff is invalid; version 00 must have exactly four fields.
@@ -35,7 +35,7 @@ export function traceIdsFrom(header: string | string[] | undefined): TraceIds {
       return { traceId: match[2]!, spanId, flags: match[4]!, continued: true };
     }
   }
-  return { traceId: randomBytes(16).toString("hex"), spanId, flags: "01", continued: false };
+  return { traceId: randomHex(16), spanId, flags: "01", continued: false };
 }
 
 function traceparentOf(ctx: RequestContext): string {

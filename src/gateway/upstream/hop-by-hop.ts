@@ -33,6 +33,8 @@ const GATEWAY_OWNED_REQUEST = new Set([
 
 export function connectionListed(connection: string | string[] | undefined): Set<string> | undefined {
   if (connection === undefined) return undefined;
+  // The common values name no header: answer without splitting.
+  if (typeof connection === "string" && /^(?:keep-alive|close)$/i.test(connection)) return undefined;
   const names = new Set<string>();
   for (const part of [connection].flat().join(",").split(",")) {
     const name = part.trim().toLowerCase();
@@ -66,9 +68,19 @@ export function forwardableRequestHeaders(rawHeaders: readonly string[], keepUpg
   return out;
 }
 
-/** Removes hop-by-hop headers from an upstream response, in place. */
-export function stripResponseHopByHop(headers: Record<string, string | string[] | undefined>): void {
+/**
+ * The upstream response headers without hop-by-hop ones, as a new object. Copying is cheaper
+ * than deleting: a delete turns the object into a slow dictionary for every later access.
+ */
+export function responseHeadersWithoutHopByHop(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string | string[]> {
   const listed = connectionListed(headers.connection);
-  for (const name of HOP_BY_HOP) delete headers[name];
-  if (listed) for (const name of listed) delete headers[name];
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    out[name] = value;
+  }
+  return out;
 }

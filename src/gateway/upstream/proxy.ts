@@ -4,7 +4,6 @@
  * the upstream body straight into the client response, so no intermediate stream is created.
  */
 import type { ServerResponse } from "node:http";
-import type { Writable } from "node:stream";
 import type { Dispatcher } from "undici";
 import { type ErrorCode, isBulwarkError } from "../../errors.js";
 import type { RequestContext } from "../context.js";
@@ -14,7 +13,7 @@ import type { ResponseHead } from "../stage.js";
 import { BodyGuard } from "./body-guard.js";
 import { appendForwardingHeaders } from "./forwarded.js";
 import type { UpstreamGroup, UpstreamTarget } from "./group.js";
-import { forwardableRequestHeaders, stripResponseHopByHop } from "./hop-by-hop.js";
+import { forwardableRequestHeaders, responseHeadersWithoutHopByHop } from "./hop-by-hop.js";
 
 /** Upstream failure kinds, as counted in bulwark_upstream_errors_total. */
 export type UpstreamErrorKind =
@@ -70,14 +69,121 @@ function hasBody(ctx: RequestContext): boolean {
   return headers["transfer-encoding"] !== undefined;
 }
 
-export async function proxyRequest(
+/**
+ * Streams the upstream answer into the client response. undici calls these methods directly
+ * (Dispatcher.dispatch), so no intermediate stream, promise or async resource is created per
+ * request. Backpressure: when the client response buffer is full, the upstream read is paused
+ * until it drains.
+ */
+class ProxyHandler implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private clientGone = false;
+  private done = false;
+
+  constructor(
+    private readonly ctx: RequestContext,
+    private readonly chain: StageChain,
+    private readonly body: BodyGuard | undefined,
+    private readonly finish: (outcome: ProxyOutcome) => void,
+  ) {
+    ctx.res.once("close", this.onClientClose);
+  }
+
+  private readonly onClientClose = (): void => {
+    if (this.done || this.ctx.res.writableFinished) return;
+    this.clientGone = true;
+    this.controller?.abort(new Error("client closed the connection"));
+  };
+
+  private readonly onDrain = (): void => {
+    this.controller?.resume();
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new Error("client closed the connection"));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
+    // 1xx answers (103 Early Hints, a stray 100) are informational; the final answer follows.
+    if (statusCode < 200) return;
+    const head: ResponseHead = {
+      status: statusCode,
+      headers: responseHeadersWithoutHopByHop(headers),
+      fromGateway: false,
+    };
+    try {
+      runResponseStages(this.chain, this.ctx, head);
+      const res = this.ctx.res;
+      if ("cork" in res) {
+        // The head, a small body and the end usually arrive in one tick: corking until the next
+        // tick sends them in one write instead of two or three (each a system call).
+        res.cork();
+        process.nextTick(uncork, res);
+      }
+      res.writeHead(head.status, head.headers);
+    } catch (error) {
+      // An upstream header Node refuses to send (invalid characters): answer 502, not a crash.
+      controller.abort(error as Error);
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const res = this.ctx.res as ServerResponse;
+    if (!res.write(chunk)) {
+      controller.pause();
+      res.once("drain", this.onDrain);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.ctx.res.end();
+    this.settle({});
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.body && isBulwarkError(this.body.errored)) {
+      this.settle({ error: { code: this.body.errored.code, detail: this.body.errored.message } });
+    } else if (isBulwarkError(error)) {
+      this.settle({ error: { code: error.code, detail: error.message } });
+    } else if (this.clientGone) {
+      this.settle({ clientAborted: true });
+    } else {
+      this.settle({ error: classifyUpstreamError(error) });
+    }
+  }
+
+  private settle(outcome: ProxyOutcome): void {
+    if (this.done) return;
+    this.done = true;
+    this.ctx.res.off("close", this.onClientClose);
+    if (this.body) {
+      this.ctx.bytesIn = this.body.bytes;
+      // An unfinished request body must not keep the client's stream flowing into nothing.
+      if (outcome.error) this.body.destroy();
+    }
+    this.finish(outcome);
+  }
+}
+
+function uncork(res: ServerResponse): void {
+  res.uncork();
+}
+
+/** Forwards the request; `finish` is called once with the outcome, after the response ended or failed. */
+export function proxyRequest(
   ctx: RequestContext,
   chain: StageChain,
   group: UpstreamGroup,
   target: UpstreamTarget,
   bodyIdleMs: number,
-): Promise<ProxyOutcome> {
-  const { req, res, route } = ctx;
+  finish: (outcome: ProxyOutcome) => void,
+): void {
+  const { req, route } = ctx;
   const headers = forwardableRequestHeaders(req.rawHeaders);
   appendForwardingHeaders(ctx, headers);
   headers.push("host", group.config.hostHeader === "preserve" ? ctx.authority : target.url.host);
@@ -96,46 +202,18 @@ export async function proxyRequest(
     req.once("error", (error) => body!.destroy(error));
   }
 
-  const abort = new AbortController();
-  const onClientClose = () => {
-    if (!res.writableFinished) abort.abort();
-  };
-  res.once("close", onClientClose);
-
-  const options: Dispatcher.RequestOptions = {
-    path: target.basePath + path + ctx.query,
-    method: ctx.method as Dispatcher.HttpMethod,
-    headers,
-    body: body ?? null,
-    signal: abort.signal,
-  };
-
-  try {
-    await target.pool.stream(options, function writeHead({ statusCode, headers: upstreamHeaders }) {
-      const responseHeaders = upstreamHeaders as Record<string, string | string[]>;
-      stripResponseHopByHop(responseHeaders);
-      const head: ResponseHead = { status: statusCode, headers: responseHeaders, fromGateway: false };
-      runResponseStages(chain, ctx, head);
-      if ("shouldKeepAlive" in res && ctx.req.headers.connection === "close")
-        (res as ServerResponse).shouldKeepAlive = false;
-      res.writeHead(head.status, head.headers);
-      return res as unknown as Writable;
-    });
-    return {};
-  } catch (caught) {
-    // stream() destroys the client response with the upstream's error and rejects with a
-    // premature-close error: the cause is on res.errored.
-    const error = (res as { errored?: unknown }).errored ?? caught;
-    if (body && isBulwarkError(body.errored))
-      return { error: { code: body.errored.code, detail: body.errored.message } };
-    if (isBulwarkError(error)) return { error: { code: error.code, detail: error.message } };
-    const upstreamCode = String((error as { code?: unknown }).code ?? "");
-    if (abort.signal.aborted && !upstreamCode.startsWith("UND_ERR_")) return { clientAborted: true };
-    const classified = classifyUpstreamError(error);
-    if (classified.kind === "refused" || classified.kind === "connect_timeout") group.eject(target);
-    return { error: classified };
-  } finally {
-    res.off("close", onClientClose);
-    if (body) ctx.bytesIn = body.bytes;
-  }
+  const handler = new ProxyHandler(ctx, chain, body, (outcome) => {
+    const kind = outcome.error?.kind;
+    if (kind === "refused" || kind === "connect_timeout") group.eject(target);
+    finish(outcome);
+  });
+  target.pool.dispatch(
+    {
+      path: target.basePath + path + ctx.query,
+      method: ctx.method as Dispatcher.HttpMethod,
+      headers,
+      body: body ?? null,
+    },
+    handler,
+  );
 }

@@ -269,7 +269,7 @@ export class Gateway {
       requireHostHeader: false,
     });
     const redirectTo = listener.redirectToHttps
-      ? (listener.redirectToHttps.port ?? this.runtime.config.listeners.find((l) => l.tls)?.port ?? 443)
+      ? this.redirectPort(listener.redirectToHttps.port)
       : undefined;
     if (redirectTo === undefined) {
       http1.on("request", (req: IncomingMessage, res: ServerResponse) => this.handle(req, res, listener));
@@ -349,6 +349,18 @@ export class Gateway {
         this.logger.error({ listener: listener.name, error: message }, "tls certificate reload refused"),
     );
     return { config: listener, front, http1, ...(http2 ? { http2 } : {}), watcher };
+  }
+
+  /**
+   * Where the HTTPS redirect points: the configured port, else the first TLS listener's port as
+   * bound (so a TLS listener on port 0 is redirected to the port the kernel gave it).
+   */
+  private redirectPort(configured: number | undefined): number {
+    if (configured !== undefined) return configured;
+    const started = this.listeners.find((handle) => handle.config.tls);
+    const address = started?.front.address();
+    if (address && typeof address === "object") return address.port;
+    return this.runtime.config.listeners.find((l) => l.tls)?.port || 443;
   }
 
   /** Counts TCP connections on the socket-owning server (TLS ones included, whatever their protocol). */

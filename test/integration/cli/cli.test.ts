@@ -8,7 +8,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { request } from "undici";
+import { Agent, request } from "undici";
+import { makeCertificate } from "../../support/certs.js";
 import { finished, runCli, spawnCli, waitForOutput } from "../../support/cli.js";
 import { startUpstream, type TestUpstream } from "../../support/upstream.js";
 
@@ -42,6 +43,20 @@ upstreams:
 routes:
   - upstream: app
 ${extra}`;
+}
+
+/** `bulwark serve` in quick mode in front of the test upstream, on free loopback ports. */
+function spawnQuickMode(...extra: string[]) {
+  return spawnCli([
+    "serve",
+    "--upstream",
+    upstream.url,
+    "--listen",
+    "127.0.0.1:0",
+    "--admin",
+    "127.0.0.1:0",
+    ...extra,
+  ]);
 }
 
 /** Reads the bound traffic and admin addresses from the JSON log lines. */
@@ -161,15 +176,7 @@ describe("config subcommands", () => {
 
 describe("serve", () => {
   test("quick mode proxies with the hardened profile; SIGTERM drains an in-flight request and exits 0", async () => {
-    const child = spawnCli([
-      "serve",
-      "--upstream",
-      upstream.url,
-      "--listen",
-      "127.0.0.1:0",
-      "--admin",
-      "127.0.0.1:0",
-    ]);
+    const child = spawnQuickMode();
     try {
       const { url, admin } = await addressesOf(child);
       const response = await request(`${url}/banner`);
@@ -196,7 +203,8 @@ describe("serve", () => {
     }
   });
 
-  test("a second signal exits at once with 130", async () => {
+  test("quick mode with TLS: HTTPS with HSTS, and the redirect listener points at it", async () => {
+    const cert = await makeCertificate();
     const child = spawnCli([
       "serve",
       "--upstream",
@@ -205,7 +213,42 @@ describe("serve", () => {
       "127.0.0.1:0",
       "--admin",
       "127.0.0.1:0",
+      "--tls-cert",
+      cert.certFile,
+      "--tls-key",
+      cert.keyFile,
+      "--redirect-from",
+      "127.0.0.1:0",
     ]);
+    const agent = new Agent({ connect: { ca: cert.certPem, servername: "localhost" } });
+    try {
+      const https = await waitForOutput(child, /"listener":"main","address":"127\.0\.0\.1:(\d+)","tls":true/);
+      const plain = await waitForOutput(
+        child,
+        /"listener":"redirect","address":"127\.0\.0\.1:(\d+)","tls":false/,
+      );
+      const response = await request(`https://127.0.0.1:${https[1]}/echo`, { dispatcher: agent });
+      assert.equal(response.statusCode, 200);
+      assert.match(String(response.headers["strict-transport-security"]), /max-age=/);
+      assert.equal(
+        ((await response.body.json()) as { headers: Record<string, string> }).headers["x-forwarded-proto"],
+        "https",
+      );
+      const redirect = await request(`http://127.0.0.1:${plain[1]}/a?b=c`, {
+        headers: { host: "localhost" },
+      });
+      await redirect.body.dump();
+      assert.equal(redirect.statusCode, 308);
+      assert.equal(redirect.headers.location, `https://localhost:${https[1]}/a?b=c`);
+    } finally {
+      child.kill("SIGKILL");
+      await agent.close();
+      await cert.cleanup();
+    }
+  });
+
+  test("a second signal exits at once with 130", async () => {
+    const child = spawnQuickMode();
     try {
       const { url } = await addressesOf(child);
       const pending = request(`${url}/delay/5000`).catch(() => undefined);
@@ -327,17 +370,7 @@ describe("serve", () => {
   });
 
   test("workers: two processes serve, metrics are summed, SIGTERM stops them all", async () => {
-    const child = spawnCli([
-      "serve",
-      "--upstream",
-      upstream.url,
-      "--listen",
-      "127.0.0.1:0",
-      "--admin",
-      "127.0.0.1:0",
-      "--workers",
-      "2",
-    ]);
+    const child = spawnQuickMode("--workers", "2");
     try {
       const started = await waitForOutput(
         child,

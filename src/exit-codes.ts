@@ -11,7 +11,10 @@ export const ExitCode = {
   UsageOrConfig: 2,
   /** Something outside Bulwark's input broke at run time (port in use, upstream refused at start). */
   Runtime: 3,
-  /** Stopped by a second signal before the graceful shutdown finished. */
+  /**
+   * Interrupted (128 + SIGINT, the shell convention): `serve` cut short by a second signal before
+   * its drain finished; `load` stopped by Ctrl-C, after writing its partial report.
+   */
   Interrupted: 130,
 } as const;
 

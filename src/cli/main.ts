@@ -9,10 +9,17 @@ import type { Command } from "./command.js";
 import { say } from "./command.js";
 import { configCommand } from "./commands/config.js";
 import { demoCommand } from "./commands/demo.js";
+import { loadCommand } from "./commands/load.js";
 import { reloadCommand } from "./commands/reload.js";
 import { serveCommand } from "./commands/serve.js";
 
-export const COMMANDS: readonly Command[] = [serveCommand, demoCommand, configCommand, reloadCommand];
+export const COMMANDS: readonly Command[] = [
+  serveCommand,
+  demoCommand,
+  configCommand,
+  reloadCommand,
+  loadCommand,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

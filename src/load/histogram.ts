@@ -1,0 +1,66 @@
+/**
+ * Latency histograms for load runs: HdrHistogram (hdr-histogram-js), constant memory whatever the
+ * run length, 3 significant digits. Values are recorded in microseconds and read out in
+ * milliseconds, so a 12-hour soak costs the same memory as a 10-second run (issue 5).
+ */
+import { build, type Histogram } from "hdr-histogram-js";
+
+/** Percentiles every report carries, in milliseconds; null when nothing was recorded. */
+export interface LatencySummary {
+  readonly p50: number | null;
+  readonly p90: number | null;
+  readonly p95: number | null;
+  readonly p99: number | null;
+  readonly max: number | null;
+}
+
+export class LatencyHistogram {
+  readonly #histogram: Histogram;
+
+  constructor() {
+    this.#histogram = build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 3_600_000_000, // one hour in µs; autoResize grows past it if ever needed
+      numberOfSignificantValueDigits: 3,
+      autoResize: true,
+    });
+  }
+
+  /** Records one latency given in milliseconds (fractional); stored as whole microseconds. */
+  recordMs(ms: number): void {
+    this.#histogram.recordValue(Math.max(1, Math.round(ms * 1000)));
+  }
+
+  get count(): number {
+    return this.#histogram.totalCount;
+  }
+
+  /** The value at `percentile` (0–100) in milliseconds, or null when empty. */
+  percentileMs(percentile: number): number | null {
+    if (this.count === 0) return null;
+    return roundMs(this.#histogram.getValueAtPercentile(percentile) / 1000);
+  }
+
+  maxMs(): number | null {
+    if (this.count === 0) return null;
+    return roundMs(this.#histogram.maxValue / 1000);
+  }
+
+  summary(): LatencySummary {
+    return {
+      p50: this.percentileMs(50),
+      p90: this.percentileMs(90),
+      p95: this.percentileMs(95),
+      p99: this.percentileMs(99),
+      max: this.maxMs(),
+    };
+  }
+
+  reset(): void {
+    this.#histogram.reset();
+  }
+}
+
+function roundMs(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

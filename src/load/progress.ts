@@ -1,0 +1,31 @@
+/**
+ * Progress while a run is going: one plain line per interval when stderr is not a terminal
+ * (CI logs stay readable), one line rewritten in place when it is.
+ */
+import type { Progress } from "./run.js";
+
+export function formatProgress(progress: Progress): string {
+  const elapsed = Math.min(progress.elapsedMs, progress.durationMs) / 1000;
+  const p99 = progress.p99 === null ? "n/a" : `${progress.p99.toFixed(1)}ms`;
+  return `${elapsed.toFixed(0)}s/${(progress.durationMs / 1000).toFixed(0)}s  rate ${progress.rate.toFixed(1)}/s  p99 ${p99}  errors ${progress.errors}  dropped ${progress.dropped}`;
+}
+
+export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): {
+  print(progress: Progress): void;
+  finish(): void;
+} {
+  const tty = stream.isTTY === true;
+  let wrote = false;
+  return {
+    print(progress) {
+      const line = formatProgress(progress);
+      if (tty) {
+        stream.write(`\r\x1b[2K${line}`);
+        wrote = true;
+      } else stream.write(`${line}\n`);
+    },
+    finish() {
+      if (tty && wrote) stream.write("\r\x1b[2K");
+    },
+  };
+}

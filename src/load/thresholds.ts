@@ -1,0 +1,133 @@
+/**
+ * Thresholds: pass/fail bars over a run's summary, written as k6 writes them.
+ *
+ *   p(N) OP DURATION     corrected latency percentile, N in 0–100; DURATION like 200ms, 1s, 500us
+ *                        (a plain number is milliseconds)
+ *   max OP DURATION      largest corrected latency
+ *   error_rate OP RATE   errors / requests; RATE like 0.1% or 0.001
+ *   rps OP NUMBER        completed requests per second
+ *   dropped OP NUMBER    iterations never sent
+ *
+ * OP is one of < <= > >= == !=. Parsed once at the edge; evaluation only compares numbers.
+ */
+import { BulwarkError } from "../errors.js";
+
+export type ThresholdMetric =
+  | { readonly kind: "percentile"; readonly percentile: number }
+  | { readonly kind: "max" }
+  | { readonly kind: "error_rate" }
+  | { readonly kind: "rps" }
+  | { readonly kind: "dropped" };
+
+type Operator = "<" | "<=" | ">" | ">=" | "==" | "!=";
+
+export interface Threshold {
+  readonly expression: string;
+  readonly metric: ThresholdMetric;
+  readonly operator: Operator;
+  /** Bound in the metric's unit: milliseconds, a fraction, requests per second, a count. */
+  readonly bound: number;
+}
+
+/** What thresholds are evaluated against (units as in the JSON summary). */
+export interface ThresholdInputs {
+  readonly latency: { readonly max: number | null };
+  percentileMs(percentile: number): number | null;
+  readonly errorRate: number | null;
+  readonly rps: number;
+  readonly dropped: number;
+}
+
+export interface ThresholdResult {
+  readonly expression: string;
+  readonly ok: boolean;
+  /** The measured value in the metric's unit; null when there was nothing to measure. */
+  readonly actual: number | null;
+}
+
+const SHAPE = /^\s*(p\(\s*(\d+(?:\.\d+)?)\s*\)|max|error_rate|rps|dropped)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$/;
+const DURATION = /^(\d+(?:\.\d+)?)(us|µs|ms|s|m)?$/;
+const DURATION_MS: Record<string, number> = { us: 0.001, µs: 0.001, ms: 1, s: 1000, m: 60_000 };
+const NUMBER = /^\d+(?:\.\d+)?$/;
+
+export function parseThreshold(expression: string): Threshold {
+  const fail = (why: string): never => {
+    throw new BulwarkError("usage", `invalid threshold ${JSON.stringify(expression)}: ${why}`, {
+      details: ["examples: 'p(95)<200ms'  'error_rate<0.1%'  'rps>50'  'dropped==0'  'max<2s'"],
+    });
+  };
+  const match = SHAPE.exec(expression);
+  if (!match) return fail("expected METRIC OP VALUE with METRIC one of p(N), max, error_rate, rps, dropped");
+  const [, name, percentileText, operator, valueText] = match as unknown as [
+    string,
+    string,
+    string,
+    Operator,
+    string,
+  ];
+  let metric: ThresholdMetric;
+  let bound: number;
+  if (name.startsWith("p(") || name === "max") {
+    if (name === "max") metric = { kind: "max" };
+    else {
+      const percentile = Number(percentileText);
+      if (!(percentile > 0 && percentile <= 100)) fail("percentile must be above 0 and at most 100");
+      metric = { kind: "percentile", percentile };
+    }
+    const duration = DURATION.exec(valueText);
+    if (!duration) return fail(`expected a duration like 200ms or 1s, got ${JSON.stringify(valueText)}`);
+    bound = Number(duration[1]) * DURATION_MS[duration[2] ?? "ms"]!;
+  } else if (name === "error_rate") {
+    metric = { kind: "error_rate" };
+    const percent = valueText.endsWith("%");
+    const digits = percent ? valueText.slice(0, -1) : valueText;
+    if (!NUMBER.test(digits))
+      return fail(`expected a rate like 0.1% or 0.001, got ${JSON.stringify(valueText)}`);
+    bound = percent ? Number(digits) / 100 : Number(digits);
+    if (bound > 1) fail("a rate above 100% means nothing");
+  } else {
+    metric = { kind: name as "rps" | "dropped" };
+    if (!NUMBER.test(valueText)) return fail(`expected a number, got ${JSON.stringify(valueText)}`);
+    bound = Number(valueText);
+  }
+  return { expression: expression.trim(), metric, operator, bound };
+}
+
+export function evaluateThreshold(threshold: Threshold, inputs: ThresholdInputs): ThresholdResult {
+  const actual = measure(threshold.metric, inputs);
+  // No sample means the bar cannot be shown to hold, so it fails (fail closed).
+  const ok = actual !== null && compare(actual, threshold.operator, threshold.bound);
+  return { expression: threshold.expression, ok, actual };
+}
+
+function measure(metric: ThresholdMetric, inputs: ThresholdInputs): number | null {
+  switch (metric.kind) {
+    case "percentile":
+      return inputs.percentileMs(metric.percentile);
+    case "max":
+      return inputs.latency.max;
+    case "error_rate":
+      return inputs.errorRate;
+    case "rps":
+      return inputs.rps;
+    case "dropped":
+      return inputs.dropped;
+  }
+}
+
+function compare(actual: number, operator: Operator, bound: number): boolean {
+  switch (operator) {
+    case "<":
+      return actual < bound;
+    case "<=":
+      return actual <= bound;
+    case ">":
+      return actual > bound;
+    case ">=":
+      return actual >= bound;
+    case "==":
+      return actual === bound;
+    case "!=":
+      return actual !== bound;
+  }
+}

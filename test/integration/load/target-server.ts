@@ -1,0 +1,60 @@
+/**
+ * Load-test targets with controlled latency, on a free loopback port:
+ *   /delay/MS     answers "ok" after MS milliseconds
+ *   /stall/N/MS   answers at once, except the Nth request to this path, which waits MS first
+ *   /status/NNN   answers with that status
+ *   anything else answers "ok" at once
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface TargetServer {
+  readonly url: string;
+  /** Requests received so far. */
+  count(): number;
+  close(): Promise<void>;
+}
+
+export async function startTarget(): Promise<TargetServer> {
+  let received = 0;
+  let stallCount = 0;
+  const server: Server = createServer((req, res) => {
+    received++;
+    const path = (req.url ?? "/").split("?")[0]!;
+    req.resume();
+    const answer = (delay: number, status = 200) => {
+      res.statusCode = status;
+      if (delay <= 0) return void res.end("ok");
+      const timer = setTimeout(() => res.end("ok"), delay);
+      res.on("close", () => clearTimeout(timer));
+    };
+    const parts = path.split("/");
+    if (parts[1] === "delay") answer(Number(parts[2]));
+    else if (parts[1] === "stall") {
+      stallCount++;
+      answer(stallCount === Number(parts[2]) ? Number(parts[3]) : 0);
+    } else if (parts[1] === "status") answer(0, Number(parts[2]));
+    else answer(0);
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    count: () => received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A loopback port with nothing listening: bind port 0, note the port, close it. */
+export async function refusedUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/`;
+}

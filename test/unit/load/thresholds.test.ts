@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { isBulwarkError } from "../../../src/errors.js";
+import { evaluateThreshold, parseThreshold, type ThresholdInputs } from "../../../src/load/thresholds.js";
+
+const inputs: ThresholdInputs = {
+  latency: { max: 900 },
+  percentileMs: (percentile) => (percentile >= 99 ? 450 : percentile >= 95 ? 180 : 20),
+  errorRate: 0.0005,
+  rps: 99.5,
+  dropped: 0,
+};
+
+test("parses each metric with its unit into a bound in the metric's unit", () => {
+  assert.deepEqual(parseThreshold("p(95)<200ms"), {
+    expression: "p(95)<200ms",
+    metric: { kind: "percentile", percentile: 95 },
+    operator: "<",
+    bound: 200,
+  });
+  assert.equal(parseThreshold("p(99.9) <= 1s").bound, 1000);
+  assert.equal(parseThreshold("p(50)<500us").bound, 0.5);
+  assert.equal(parseThreshold("p(50)<250").bound, 250);
+  assert.equal(parseThreshold("max<2s").bound, 2000);
+  assert.equal(parseThreshold("error_rate<0.1%").bound, 0.001);
+  assert.equal(parseThreshold("error_rate<0.01").bound, 0.01);
+  assert.equal(parseThreshold("rps>50").bound, 50);
+  assert.deepEqual(parseThreshold("dropped==0").metric, { kind: "dropped" });
+});
+
+test("invalid thresholds are usage errors naming the expression", () => {
+  for (const bad of [
+    "p95<200ms",
+    "p(0)<1s",
+    "p(101)<1s",
+    "p(95)<fast",
+    "latency<1s",
+    "rps=>5",
+    "error_rate<200%",
+    "rps>",
+    "",
+  ]) {
+    assert.throws(
+      () => parseThreshold(bad),
+      (error: unknown) =>
+        isBulwarkError(error) && error.code === "usage" && error.message.includes(JSON.stringify(bad)),
+      bad,
+    );
+  }
+});
+
+test("evaluates against the summary and reports the actual value", () => {
+  const check = (expression: string) => evaluateThreshold(parseThreshold(expression), inputs);
+  assert.deepEqual(check("p(95)<200ms"), { expression: "p(95)<200ms", ok: true, actual: 180 });
+  assert.equal(check("p(99)<400ms").ok, false);
+  assert.equal(check("max<1s").ok, true);
+  assert.equal(check("error_rate<0.1%").ok, true);
+  assert.equal(check("error_rate<0.01%").ok, false);
+  assert.equal(check("rps>50").ok, true);
+  assert.equal(check("rps>=100").ok, false);
+  assert.equal(check("dropped==0").ok, true);
+  assert.equal(check("dropped!=0").ok, false);
+});
+
+test("a threshold with nothing to measure fails (fail closed)", () => {
+  const empty: ThresholdInputs = {
+    ...inputs,
+    latency: { max: null },
+    percentileMs: () => null,
+    errorRate: null,
+  };
+  assert.deepEqual(evaluateThreshold(parseThreshold("p(95)<1s"), empty), {
+    expression: "p(95)<1s",
+    ok: false,
+    actual: null,
+  });
+  assert.equal(evaluateThreshold(parseThreshold("error_rate<1%"), empty).ok, false);
+});

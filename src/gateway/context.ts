@@ -44,4 +44,13 @@ export interface RequestContext {
   errorCode: string | null;
   /** Request body bytes received from the client. */
   bytesIn: number;
+  /** Who the request is from, once an authentication stage has verified it; null before. */
+  identity: Identity | null;
+}
+
+export interface Identity {
+  /** Stable subject id (JWT `sub`, API key id). */
+  readonly subject: string;
+  /** Verified claims, for authorization and identity headers. */
+  readonly claims: Readonly<Record<string, unknown>>;
 }

@@ -742,6 +742,7 @@ function contextFor(
     upstreamTarget: null,
     errorCode: null,
     bytesIn: 0,
+    identity: null,
   };
 }
 

@@ -4,8 +4,10 @@
  */
 import { availableParallelism } from "node:os";
 import { isAbsolute, resolve } from "node:path";
+import { type ResolvedRateLimitRule, resolveRateLimit } from "../security/rate-limit/schema.js";
 import { normalizePrefix } from "./rules.js";
 import type {
+  AuthConfig,
   Config,
   CorsConfig,
   HeadersConfig,
@@ -35,7 +37,10 @@ export interface ResolvedRoute {
   readonly rewritePrefix: string | null;
   readonly headers: EffectiveHeaders;
   readonly cors: CorsConfig | null;
+  /** Bearer-token authentication; null when the route is open. */
+  readonly auth: AuthConfig | null;
   readonly limits: { readonly maxBodySize: number };
+  readonly rateLimit: readonly ResolvedRateLimitRule[];
 }
 
 export interface ResolvedListener extends ListenerConfig {
@@ -83,6 +88,14 @@ function mergeHeaders(
   };
 }
 
+function resolveAuth(
+  route: AuthConfig | false | undefined,
+  defaults: AuthConfig | false | undefined,
+): AuthConfig | null {
+  const auth = route === undefined ? defaults : route;
+  return auth === false || auth === undefined ? null : auth;
+}
+
 function resolveRoute(route: RouteConfig, index: number, defaults: Config["defaults"]): ResolvedRoute {
   const prefix = normalizePrefix(route.match.pathPrefix);
   const cors = route.cors === undefined ? defaults.cors : route.cors;
@@ -96,9 +109,11 @@ function resolveRoute(route: RouteConfig, index: number, defaults: Config["defau
     rewritePrefix: route.stripPrefix ? "/" : (route.rewritePrefix ?? null),
     headers: mergeHeaders(defaults.headers, route.headers),
     cors: cors === false || cors === undefined ? null : cors,
+    auth: resolveAuth(route.auth, defaults.auth),
     limits: {
       maxBodySize: route.limits?.maxBodySize ?? defaults.limits?.maxBodySize ?? DEFAULT_MAX_BODY_SIZE,
     },
+    rateLimit: resolveRateLimit(route.rateLimit, defaults.rateLimit),
   };
 }
 

@@ -36,6 +36,7 @@ export const RULES = {
   "redirect-without-https": "a listener redirects to HTTPS but no HTTPS port is known",
   "trusted-proxy-invalid": "a trusted proxy entry is not an IP address or CIDR",
   "trusted-proxy-any": "every address is a trusted proxy, so any client can spoof its address",
+  "rate-limit-redis-url-invalid": "the rate-limit Redis URL is not a redis:// or rediss:// URL with a host",
 } as const;
 
 export type RuleId = keyof typeof RULES;
@@ -49,6 +50,7 @@ export function checkRules(config: Config, options: { baseDir: string }): RuleVi
   checkAdmin(config, add);
   checkRoutes(config, add);
   checkTrustedProxies(config, add);
+  checkRateLimitStore(config, add);
   return violations;
 }
 
@@ -284,4 +286,25 @@ function checkTrustedProxies(config: Config, add: Add): void {
       );
     }
   });
+}
+
+function checkRateLimitStore(config: Config, add: Add): void {
+  const store = config.server.rateLimitStore;
+  if (store.type !== "redis") return;
+  let valid = false;
+  try {
+    const url = new URL(store.url);
+    valid = (url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== "";
+  } catch {
+    valid = false;
+  }
+  if (!valid) {
+    add(
+      "rate-limit-redis-url-invalid",
+      ["server", "rateLimitStore", "url"],
+      // Not quoted: the URL may carry a password written in clear.
+      "this is not a redis:// or rediss:// URL with a host",
+      'write it as "redis://HOST:PORT/DB" (or rediss:// for TLS) and pass a password through an env reference',
+    );
+  }
 }

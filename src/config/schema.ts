@@ -5,6 +5,7 @@
  * security key silently ignored is a hole.
  */
 import { z } from "zod";
+import { rateLimitSchema, rateLimitStoreSchema } from "../security/rate-limit/schema.js";
 import { duration, size } from "./units.js";
 
 const ADDRESS = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
@@ -143,10 +144,80 @@ export const limitsSchema = z
   })
   .describe("per-route request limits");
 
+// Asymmetric algorithms only: "none" and the HMAC family (HS*) cannot be configured, so a token
+// signed with an issuer's public key used as an HMAC secret (RSA/HMAC confusion) is never accepted.
+export const JWT_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
+
+function isHttpsOrLoopback(value: string): boolean {
+  const url = new URL(value);
+  if (url.protocol === "https:") return true;
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+// Keys fetched over plaintext could be swapped by anyone on the path: https only, http on loopback.
+const keySourceUrl = (description: string) =>
+  z
+    .url({ protocol: /^https?$/, error: "expected an https:// URL" })
+    .refine(isHttpsOrLoopback, { message: "expected an https:// URL (http:// only on a loopback host)" })
+    .describe(description);
+
+export const jwtSchema = z
+  .strictObject({
+    issuer: keySourceUrl("expected `iss`; keys are discovered at ISSUER/.well-known/openid-configuration"),
+    audience: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .describe("accepted `aud` values; a token must name one of them"),
+    jwksUri: keySourceUrl("JWKS URL, instead of OpenID discovery").optional(),
+    algorithms: z
+      .array(
+        z.enum(JWT_ALGORITHMS, { error: `expected one of ${JWT_ALGORITHMS.join(", ")} (never none or HS*)` }),
+      )
+      .min(1)
+      .default(["RS256", "ES256"])
+      .describe("accepted signature algorithms (asymmetric only)"),
+    clockSkew: duration("tolerance applied to `exp` and `nbf`").default(30_000),
+    requiredClaims: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("claims a token must carry (besides iss, aud, exp and sub)"),
+    forwardClaims: z
+      .record(headerName, z.string().min(1))
+      .default({})
+      .describe(
+        'request headers sent upstream with a verified claim (dotted path, such as "realm_access.roles"); client-sent copies are always removed',
+      ),
+    refreshInterval: duration("how often keys are refetched in the background").default(300_000),
+  })
+  .describe("bearer JWTs from an OpenID provider");
+
+export const authSchema = z
+  .strictObject({
+    jwt: jwtSchema,
+    enforce: z
+      .boolean()
+      .default(true)
+      .describe("refuse unauthenticated requests; false only logs what would be refused (shadow mode)"),
+  })
+  .describe("authentication required on the route; false turns the defaults' off");
+
 const policyFields = {
+  auth: z.union([authSchema, z.literal(false)]).optional(),
   headers: headersSchema.optional(),
   cors: z.union([corsSchema, z.literal(false)]).optional(),
   limits: limitsSchema.optional(),
+  rateLimit: rateLimitSchema.optional(),
 };
 
 export const routeSchema = z
@@ -221,6 +292,7 @@ export const configSchema = z
           .array(z.string())
           .default([])
           .describe("CIDRs whose X-Forwarded-*/Forwarded headers are trusted; others' are replaced"),
+        rateLimitStore: rateLimitStoreSchema,
         timeouts: z
           .strictObject({
             clientHeader: duration("time a client has to send the request headers (slowloris)").default(
@@ -266,6 +338,7 @@ export type UpstreamConfig = z.output<typeof upstreamSchema>;
 export type ListenerConfig = z.output<typeof listenerSchema>;
 export type CorsConfig = z.output<typeof corsSchema>;
 export type HeadersConfig = z.output<typeof headersSchema>;
+export type AuthConfig = z.output<typeof authSchema>;
 
 export function configJsonSchema(): object {
   return z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" });

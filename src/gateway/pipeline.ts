@@ -5,8 +5,10 @@
 import type { ResolvedRoute } from "../config/resolve.js";
 import type { RequestContext } from "./context.js";
 import type { Reply, ResponseHead, Services, Stage, StageFactory } from "./stage.js";
+import { authnStage } from "./stages/authn.js";
 import { corsStage } from "./stages/cors.js";
 import { limitsStage } from "./stages/limits.js";
+import { rateLimitStage } from "./stages/rate-limit.js";
 import { requestIdStage } from "./stages/request-id.js";
 import { securityHeadersStage } from "./stages/security-headers.js";
 import { traceContextStage } from "./stages/trace-context.js";
@@ -16,6 +18,8 @@ export const STAGE_ORDER: readonly StageFactory[] = [
   traceContextStage,
   securityHeadersStage, // its onResponse runs late, so it sees gateway-made answers too
   corsStage, // preflights are answered before limits or authentication
+  authnStage, // before limits: an unauthenticated client gets no body read
+  rateLimitStage, // before limits: a client over its rate gets no body read
   limitsStage,
 ];
 

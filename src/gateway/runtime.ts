@@ -6,10 +6,13 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { ResolvedConfig, ResolvedRoute } from "../config/resolve.js";
+import type { KeyLog } from "../security/jwt/jwks-cache.js";
+import { JwtKeyRegistry } from "../security/jwt/key-registry.js";
 import { TrustedProxies } from "../security/trusted-proxies.js";
 import { buildChain, type StageChain } from "./pipeline.js";
 import { compileRouter, type Router } from "./router.js";
 import type { Services } from "./stage.js";
+import { createRateLimitServices, type RateLimitServices } from "./stages/rate-limit.js";
 import { UpstreamGroup } from "./upstream/group.js";
 
 export interface Runtime {
@@ -22,6 +25,10 @@ export interface Runtime {
   readonly fallbackChain: StageChain;
   readonly groups: ReadonlyMap<string, UpstreamGroup>;
   readonly trustedProxies: TrustedProxies;
+  /** Key caches of the issuers the routes name; carried over reloads. */
+  readonly jwtKeys: JwtKeyRegistry;
+  /** The rate-limit store; carried over reloads (its settings cannot change without a restart). */
+  readonly rateLimit: RateLimitServices;
 }
 
 export function fallbackRouteOf(config: ResolvedConfig): ResolvedRoute {
@@ -34,13 +41,23 @@ export function fallbackRouteOf(config: ResolvedConfig): ResolvedRoute {
     rewritePrefix: null,
     headers: config.defaultHeaders,
     cors: null,
+    auth: null,
     limits: { maxBodySize: 0 },
+    rateLimit: [],
   };
 }
 
 /** Builds a runtime, reusing the unchanged upstream groups of the previous one. */
-export function buildRuntime(config: ResolvedConfig, previous?: Runtime): Runtime {
-  const services: Services = { config };
+export function buildRuntime(
+  config: ResolvedConfig,
+  previous?: Runtime,
+  log?: KeyLog,
+  rateLimitServices?: RateLimitServices,
+): Runtime {
+  const rateLimit =
+    rateLimitServices ?? previous?.rateLimit ?? createRateLimitServices(config.server.rateLimitStore);
+  const jwtKeys = previous?.jwtKeys ?? new JwtKeyRegistry(log);
+  const services: Services = { config, jwtKeys, rateLimit };
   const groups = new Map<string, UpstreamGroup>();
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     const old = previous?.groups.get(name);
@@ -49,6 +66,8 @@ export function buildRuntime(config: ResolvedConfig, previous?: Runtime): Runtim
       old && isDeepStrictEqual(old.config, upstream) ? old : new UpstreamGroup(name, upstream),
     );
   }
+  // A reload stops refreshing the keys of issuers no route names any more.
+  jwtKeys.retain(config.routes.flatMap((route) => (route.auth ? [route.auth.jwt] : [])));
   const fallbackRoute = fallbackRouteOf(config);
   return {
     config,
@@ -58,6 +77,8 @@ export function buildRuntime(config: ResolvedConfig, previous?: Runtime): Runtim
     fallbackChain: buildChain(fallbackRoute, services),
     groups,
     trustedProxies: new TrustedProxies(config.server.trustedProxies),
+    jwtKeys,
+    rateLimit,
   };
 }
 

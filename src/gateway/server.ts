@@ -36,6 +36,7 @@ import { PROBLEM_CONTENT_TYPE, problemBody, rawProblemResponse } from "./problem
 import { parseRequestTarget, rewritePath } from "./request-target.js";
 import { buildRuntime, type Runtime, retiredGroups } from "./runtime.js";
 import type { Reply, ResponseHead } from "./stage.js";
+import { createRateLimitServices } from "./stages/rate-limit.js";
 import { acceptRequestId } from "./stages/request-id.js";
 import { traceIdsFrom } from "./stages/trace-context.js";
 import { CertificateWatcher, tlsServerOptions } from "./tls.js";
@@ -102,7 +103,12 @@ export class Gateway {
   private idleWaiters: (() => void)[] = [];
 
   constructor(config: ResolvedConfig, options: GatewayOptions) {
-    this.runtime = buildRuntime(config);
+    this.runtime = buildRuntime(
+      config,
+      undefined,
+      options.logger,
+      createRateLimitServices(config.server.rateLimitStore, options),
+    );
     this.logger = options.logger;
     this.accessLogger = options.accessLogger;
     this.metrics = options.metrics;
@@ -191,6 +197,7 @@ export class Gateway {
       };
       if (!group.reachable) reasons.push(`upstream ${group.name} has no reachable target`);
     }
+    for (const issuer of this.runtime.jwtKeys.pending()) reasons.push(`keys of issuer ${issuer} not loaded`);
     return { ready: reasons.length === 0, state: this.state, reasons, upstreams };
   }
 
@@ -202,6 +209,7 @@ export class Gateway {
     if (this.state === "stopped" || this.state === "draining") return;
     this.state = "draining";
     this.health?.stop();
+    this.runtime.jwtKeys.stop();
     const closed = this.listeners.map(
       (handle) =>
         new Promise<void>((resolve) => {
@@ -229,6 +237,7 @@ export class Gateway {
     await Promise.allSettled(
       [...this.runtime.groups.values()].map((group) => (timedOut ? group.destroy() : group.close())),
     );
+    await this.runtime.rateLimit.stores.close();
     this.state = "stopped";
   }
 

@@ -5,7 +5,9 @@
  */
 import type { ResolvedConfig, ResolvedRoute } from "../config/resolve.js";
 import type { ErrorCode } from "../errors.js";
+import type { JwtKeyRegistry } from "../security/jwt/key-registry.js";
 import type { OutgoingHeaders, RequestContext } from "./context.js";
+import type { RateLimitServices } from "./stages/rate-limit.js";
 
 /** An answer a stage gives instead of proxying. */
 export interface Reply {
@@ -33,6 +35,10 @@ export interface Stage {
 /** Shared things a factory may need; more arrive with later features (stores, key sets). */
 export interface Services {
   readonly config: ResolvedConfig;
+  /** The rate-limit store and reporting, shared by every route; a runtime built alone gets its own. */
+  readonly rateLimit?: RateLimitServices;
+  /** Issuers' signing keys for bearer-token routes, shared across routes and reloads. */
+  readonly jwtKeys?: JwtKeyRegistry;
 }
 
 export type StageFactory = (route: ResolvedRoute, services: Services) => Stage | null;

@@ -17,6 +17,9 @@ export class GatewayMetrics {
   readonly openConnections: Gauge<"listener">;
   readonly reloads: Counter<"result">;
   readonly targetHealthy: Gauge<"upstream" | "target">;
+  readonly rateLimited: Counter<"route" | "rule" | "mode">;
+  readonly rateLimitStoreErrors: Counter;
+  readonly rateLimitStoreUp: Gauge;
   private readonly requestChildren = new Map<string, Counter.Internal>();
   private readonly durationChildren = new Map<string, Histogram.Internal<"route" | "method">>();
 
@@ -66,6 +69,33 @@ export class GatewayMetrics {
       labelNames: ["upstream", "target"],
       registers: [this.registry],
     });
+    const rateLimit = this.rateLimitMetrics();
+    this.rateLimited = rateLimit.rateLimited;
+    this.rateLimitStoreErrors = rateLimit.storeErrors;
+    this.rateLimitStoreUp = rateLimit.storeUp;
+    this.rateLimitStoreUp.set(1);
+  }
+
+  /** Rate-limit metrics, registered here so every feature shares one registry. */
+  private rateLimitMetrics() {
+    return {
+      rateLimited: new client.Counter({
+        name: "bulwark_rate_limited_total",
+        help: "Requests over a rate-limit rule, by route, rule and mode (enforced: answered 429; shadow: let through)",
+        labelNames: ["route", "rule", "mode"] as const,
+        registers: [this.registry],
+      }),
+      storeErrors: new client.Counter({
+        name: "bulwark_rate_limit_store_errors_total",
+        help: "Rate-limit decisions the store could not make (Redis unreachable or too slow)",
+        registers: [this.registry],
+      }),
+      storeUp: new client.Gauge({
+        name: "bulwark_rate_limit_store_up",
+        help: "1 while the rate-limit store answers, 0 after a failure until it answers again",
+        registers: [this.registry],
+      }),
+    };
   }
 
   observeRequest(route: string, method: string, status: number, seconds: number): void {

@@ -103,7 +103,9 @@ describe("a valid config", () => {
         rewritePrefix: null,
         headers: { profile: "strict", set: {}, keepUpstream: [], stripBanners: true },
         cors: null,
+        auth: null,
         limits: { maxBodySize: 1024 * 1024 },
+        rateLimit: [],
       },
     ]);
     assert.deepEqual(config.upstreams.app, {
@@ -120,6 +122,7 @@ describe("a valid config", () => {
       trustedProxies: [],
       timeouts: { clientHeader: 10_000, bodyIdle: 30_000, keepAlive: 5000, shutdownGrace: 30_000 },
       limits: { maxHeaderSize: 16 * 1024, maxUrlLength: 8 * 1024 },
+      rateLimitStore: { type: "memory", maxKeys: 100_000 },
     });
     assert.deepEqual(config.logging, { level: "info", accessLog: true, redact: [] });
     assert.deepEqual(config.defaultHeaders, {
@@ -769,6 +772,13 @@ describe("fail-closed rules", () => {
         text: `${MINIMAL}server:\n  trustedProxies: ["::/0"]\n`,
         path: "server.trustedProxies[0]",
         where: "bulwark.yaml:7:20",
+      },
+    ],
+    "rate-limit-redis-url-invalid": [
+      {
+        text: `${MINIMAL}server:\n  rateLimitStore:\n    type: redis\n    url: http://127.0.0.1:6379\n`,
+        path: "server.rateLimitStore.url",
+        where: "bulwark.yaml:9:10",
       },
     ],
   };

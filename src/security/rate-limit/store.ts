@@ -1,0 +1,17 @@
+/** What a rate-limit store does: one GCRA decision per call, atomically for that key. */
+import type { GcraDecision, GcraParams } from "./gcra.js";
+
+export interface RateLimitStore {
+  readonly kind: "memory" | "redis";
+  /** Decides for one key. Rejects only when the store cannot decide (Redis unreachable). */
+  take(key: string, params: GcraParams): GcraDecision | Promise<GcraDecision>;
+  close(): Promise<void>;
+}
+
+/** Store events for metrics and logs; the store calls these, the gateway wires them. */
+export interface StoreObserver {
+  /** Every failed decision. */
+  error(): void;
+  /** Only on a change of state, so a Redis outage logs one line, not one per request. */
+  stateChanged(up: boolean, reason?: string): void;
+}

@@ -1,0 +1,86 @@
+/**
+ * The Redis store against a real redis-server: the same GCRA decisions as the memory store,
+ * Cluster-safe keys, and outages reported once per state change.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { Redis } from "ioredis";
+import { gcraParams } from "../../../src/security/rate-limit/gcra.js";
+import { RedisStore } from "../../../src/security/rate-limit/redis-store.js";
+import { startRedis, type TestRedis } from "../../support/redis.js";
+
+describe("redis store", () => {
+  let redis: TestRedis;
+  let admin: Redis;
+  const events: string[] = [];
+  let errors = 0;
+  let store: RedisStore;
+
+  before(async () => {
+    redis = await startRedis();
+    admin = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    admin.on("error", () => {});
+    await admin.connect();
+    store = new RedisStore(
+      { url: redis.url, timeout: 250, keyPrefix: "test:rl:" },
+      {
+        error: () => errors++,
+        stateChanged: (up) => events.push(up ? "up" : "down"),
+      },
+    );
+  });
+
+  after(async () => {
+    await store.close();
+    admin.disconnect();
+    await redis.close();
+  });
+
+  test("admits exactly capacity at once, then denies with the time to the next admission", async () => {
+    const params = gcraParams(5, 60_000, 2); // T = 12 s, C = 7
+    const decisions = [];
+    for (let i = 0; i < 10; i++) decisions.push(await store.take("route/rule/ip:1.2.3.4|", params));
+    assert.deepEqual(
+      decisions.map((d) => d.allowed),
+      [true, true, true, true, true, true, true, false, false, false],
+    );
+    assert.deepEqual(
+      decisions.slice(0, 7).map((d) => d.remaining),
+      [6, 5, 4, 3, 2, 1, 0],
+    );
+    const denied = decisions[7]!;
+    assert.ok(denied.retryAfter > 11_000_000 && denied.retryAfter <= 12_000_000, String(denied.retryAfter));
+    assert.ok(denied.reset > 83_000_000 && denied.reset <= 84_000_000, String(denied.reset));
+  });
+
+  test("keys carry a hash tag and expire when the allowance is full again", async () => {
+    await store.take("r/x/ip:9.9.9.9|", gcraParams(10, 2000, 0));
+    const keys = await admin.keys("test:rl:*");
+    assert.ok(keys.includes("test:rl:{r/x/ip:9.9.9.9|}"), keys.join(","));
+    const ttl = await admin.pttl("test:rl:{r/x/ip:9.9.9.9|}");
+    assert.ok(ttl > 0 && ttl <= 200, String(ttl));
+  });
+
+  test("an outage rejects at once, reports one state change each way, and recovers", async () => {
+    const params = gcraParams(100, 1000, 0);
+    assert.ok((await store.take("outage", params)).allowed);
+    await redis.kill();
+    const startedAt = Date.now();
+    for (let i = 0; i < 20; i++) await assert.rejects(Promise.resolve(store.take("outage", params)));
+    assert.ok(Date.now() - startedAt < 5000, "failures are fast");
+    assert.deepEqual(events, ["down"]);
+    assert.ok(errors >= 20);
+    await redis.start();
+    const deadline = Date.now() + 10_000;
+    let recovered = false;
+    while (!recovered && Date.now() < deadline) {
+      try {
+        recovered = (await store.take("outage", params)).allowed;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    assert.ok(recovered, "decisions resume when Redis is back");
+    assert.deepEqual(events, ["down", "up"]);
+  });
+});

@@ -98,6 +98,8 @@ export class Gateway {
   private inFlight = 0;
   private readonly tunnels = new Set<Duplex>();
   private readonly sessions = new Set<ServerHttp2Session>();
+  /** Every open client TCP connection, so a shutdown can close what the HTTP servers let go of. */
+  private readonly sockets = new Set<Socket>();
   /** HTTP/1 connections whose framing was refused: later requests parsed from them are dropped. */
   private readonly distrusted = new WeakSet<object>();
   private idleWaiters: (() => void)[] = [];
@@ -233,7 +235,10 @@ export class Gateway {
     for (const handle of this.listeners) handle.http1.closeAllConnections();
     for (const session of this.sessions) session.destroy();
     for (const tunnel of this.tunnels) tunnel.destroy();
-    if (!timedOut) await Promise.all(closed);
+    // Whatever the HTTP servers no longer track (refused CONNECTs, half-closed peers) goes too,
+    // so closing the listeners can never wait on a client.
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(closed);
     await Promise.allSettled(
       [...this.runtime.groups.values()].map((group) => (timedOut ? group.destroy() : group.close())),
     );
@@ -300,7 +305,7 @@ export class Gateway {
     );
     // CONNECT would make the gateway an open tunnel; without a listener Node drops it silently.
     http1.on("connect", (_req: IncomingMessage, socket: Duplex) =>
-      socket.end(rawProblemResponse("method_not_allowed")),
+      refuseSocket(socket, "method_not_allowed"),
     );
     // Expect values other than 100-continue (RFC 9110 §10.1.1).
     http1.on("checkExpectation", (_req: IncomingMessage, res: ServerResponse) => {
@@ -377,7 +382,11 @@ export class Gateway {
     const gauge = this.metrics.openConnections.labels(listener.name);
     server.on("connection", (socket: Socket) => {
       gauge.inc();
-      socket.once("close", () => gauge.dec());
+      this.sockets.add(socket);
+      socket.once("close", () => {
+        gauge.dec();
+        this.sockets.delete(socket);
+      });
     });
   }
 
@@ -400,7 +409,7 @@ export class Gateway {
     else if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" || error.code === "HPE_HEADERS_TIMEOUT")
       code = "request_timeout";
     this.logger.debug({ error: error.code ?? error.message }, "malformed request refused");
-    socket.end(rawProblemResponse(code));
+    refuseSocket(socket, code);
   }
 
   // ---------------------------------------------------------------- the request path
@@ -619,23 +628,23 @@ export class Gateway {
   ): void {
     const runtime = this.runtime;
     if (this.state !== "ready") {
-      socket.end(rawProblemResponse("shutting_down"));
+      refuseSocket(socket, "shutting_down");
       return;
     }
     const arrival = arrive(runtime, req);
     const { target, route } = arrival;
     if (!target || "error" in target || !arrival.validHost) {
-      socket.end(rawProblemResponse(target ? "bad_request" : "uri_too_long"));
+      refuseSocket(socket, target ? "bad_request" : "uri_too_long");
       return;
     }
     if (!route) {
-      socket.end(rawProblemResponse("route_not_found"));
+      refuseSocket(socket, "route_not_found");
       return;
     }
     const group = runtime.groups.get(route.upstream)!;
     const upstreamTarget = group.pick();
     if (!upstreamTarget) {
-      socket.end(rawProblemResponse("no_upstream_target"));
+      refuseSocket(socket, "no_upstream_target");
       return;
     }
     const startedAt = performance.now();
@@ -753,6 +762,16 @@ function contextFor(
     bytesIn: 0,
     identity: null,
   };
+}
+
+/**
+ * Answers a raw socket with a problem and closes it both ways: end() alone leaves the socket
+ * open until the peer closes its side, and a peer that never does would hold it forever.
+ */
+function refuseSocket(socket: Duplex, code: ErrorCode): void {
+  socket.end(rawProblemResponse(code), () => socket.destroy());
+  // A peer that does not read: do not wait for the write to finish either.
+  setTimeout(() => socket.destroy(), 5000).unref();
 }
 
 function listen(server: Server | TlsServer, listener: ResolvedListener): Promise<void> {

@@ -3,6 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -153,6 +154,34 @@ describe("drain", () => {
       assert.equal(await response.body.text(), "late");
       await stopping;
       assert.equal(gw.instance.gateway.currentState, "stopped");
+    } finally {
+      await gw.stop();
+      await upstream.close();
+    }
+  });
+
+  test("a refused CONNECT whose client never closes holds neither its socket nor the shutdown", async () => {
+    const upstream = await startUpstream();
+    const gw = await startGateway({
+      upstreams: { app: { targets: [upstream.url] } },
+      routes: [{ upstream: "app" }],
+    });
+    try {
+      const socket = connect(gw.port, "127.0.0.1");
+      const answer = await new Promise<string>((resolve) => {
+        let text = "";
+        socket.on("data", (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        socket.on("close", () => resolve(text));
+        // this client never ends its side
+        socket.write("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
+      });
+      assert.match(answer, /^HTTP\/1\.1 405 /);
+      assert.match(answer, /"code":"method_not_allowed"/);
+      const started = Date.now();
+      await gw.instance.gateway.shutdown(5000);
+      assert.ok(Date.now() - started < 2000, "shutdown did not wait on the refused socket");
     } finally {
       await gw.stop();
       await upstream.close();

@@ -8,6 +8,7 @@
  * request goes through without an identity.
  */
 import { BulwarkError } from "../../errors.js";
+import { VerifiedTokenCache } from "../../security/jwt/token-cache.js";
 import { bearerToken, claimAt, type JwtPolicy, verifyJwt } from "../../security/jwt/verify.js";
 import type { RequestContext } from "../context.js";
 import type { Reply, StageFactory } from "../stage.js";
@@ -59,6 +60,8 @@ export const authnStage: StageFactory = (route, services) => {
   }));
   const identityHeaders = new Set(forwarded.map((entry) => entry.header));
   const log = registry.log;
+  // Per route and per config: a reload (new policy, new keys) starts with an empty cache.
+  const verified = new VerifiedTokenCache(10_000, 60_000, policy.clockSkew);
   // Requests this stage refused, and with which challenge, for onResponse to add it.
   const challenges = new WeakMap<RequestContext, string>();
 
@@ -87,13 +90,19 @@ export const authnStage: StageFactory = (route, services) => {
 
   return {
     name: "authn",
-    onRequest: async function authenticate(ctx) {
+    onRequest: function authenticate(ctx) {
       if (identityHeaders.size > 0) stripHeaders(ctx, identityHeaders);
       const token = bearerToken(ctx.req.headers.authorization);
       if (token === null) return refuse(ctx, "no bearer token", CHALLENGE_MISSING);
-      const result = await verifyJwt(token, policy, keys);
-      if (!result.ok) return refuse(ctx, result.reason, CHALLENGE_INVALID);
-      return accept(ctx, result.subject, result.claims);
+      const cacheKey = VerifiedTokenCache.keyOf(token);
+      const cached = verified.get(cacheKey);
+      // A token seen recently is answered synchronously: no signature check, no promise.
+      if (cached) return accept(ctx, cached.subject, cached.claims);
+      return verifyJwt(token, policy, keys).then((result) => {
+        if (!result.ok) return refuse(ctx, result.reason, CHALLENGE_INVALID);
+        verified.set(cacheKey, { subject: result.subject, claims: result.claims });
+        return accept(ctx, result.subject, result.claims);
+      });
     },
     onResponse: function addChallenge(ctx, head) {
       const challenge = challenges.get(ctx);

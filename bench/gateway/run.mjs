@@ -2,14 +2,15 @@
 // Gateway benchmark: Bulwark against nginx, HAProxy and Caddy, side by side in one run, all in
 // front of one shared upstream (a separate nginx instance), all on loopback.
 //
-//   npm run bench:gateway                      # all phases, about 5 minutes
+//   npm run bench:gateway                      # all phases, about 6 minutes
 //   node bench/gateway/run.mjs --phases reference --ablation   # what each Bulwark feature costs
 //   node bench/gateway/run.mjs --help
 //
 // Phases: (1) throughput: closed-loop wrk, interleaved rounds, once per worker count, with each
 // server's own CPU time per request; (2) fixed-rate: open-loop latency at 1,000 req/s, direct vs
 // through Bulwark, interleaved rounds; (3) reference: Bulwark against a bare Node pass-through
-// proxy; (4) profile: CPU profiles of a single-process Bulwark and of the pass-through under wrk
+// proxy; (4) identity: Bulwark without and with bearer JWT (RS256, ES256) and a Redis-backed rate
+// limit (identity.mjs); (5) profile: CPU profiles of a single-process Bulwark and of the pass-through under wrk
 // load. Prints tables and writes bench/results/gateway-<timestamp>.json (and Bulwark's
 // .cpuprofile next to it).
 // Every run also records how much CPU processes outside the benchmark used meanwhile.
@@ -33,6 +34,7 @@ import { availableParallelism, cpus, release, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { identityPhase, identityTargets } from "./identity.mjs";
 import {
   strictProfile,
   writeCaddyConfig,
@@ -78,8 +80,8 @@ options:
   --rate N               fixed-rate test: requests per second (default 1000)
   --fixed-duration S     fixed-rate test: seconds per run (default 10)
   --fixed-rounds N       fixed-rate test: interleaved rounds (default 3)
-  --phases LIST          which phases to run, in this order: throughput,fixed-rate,reference,profile
-                         (default all)
+  --phases LIST          which phases to run, in this order:
+                         throughput,fixed-rate,reference,identity,profile (default all)
   --profile-duration S   seconds of wrk load while profiling Bulwark and the pass-through
                          (default 6; 0 skips)
   --ablation             also measure Bulwark without access log, and without access log and
@@ -87,8 +89,12 @@ options:
   --keep-temp            keep the temporary directory (configs, access logs) for inspection
   -h, --help             this text
 
-Needs nginx, haproxy, caddy and wrk (Debian: apt-get install -y nginx-light haproxy caddy wrk)
-and a built Bulwark (npm run build).`;
+The identity phase runs Bulwark (1 worker) with the strict profile alone, then with a bearer JWT
+(RS256, then ES256; keys from a local OpenID issuer) and two Redis-backed rate-limit rules, against
+a local redis-server; target: at least 0.8 x the strict-profile-only throughput.
+
+Needs nginx, haproxy, caddy, wrk and, for the identity phase, redis-server (Debian:
+apt-get install -y nginx-light haproxy caddy wrk redis-server) and a built Bulwark (npm run build).`;
 
 const TOOLS = [
   { bin: "nginx", pkg: "nginx-light" },
@@ -924,10 +930,12 @@ function printSummary(ctx) {
       met: added <= 1,
     });
   }
+  targets.push(...identityTargets(ctx.report.identity));
   ctx.report.targets = targets;
   const interference = [
     ...ctx.report.throughput.flatMap((set) => Object.values(set.rounds).flat()),
     ...(ctx.report.fixedRate ? Object.values(ctx.report.fixedRate.rounds).flat() : []),
+    ...(ctx.report.identity ? Object.values(ctx.report.identity.rounds).flat() : []),
   ]
     .map((result) => result.otherCpuPercent)
     .filter((percent) => percent !== null && percent !== undefined);
@@ -965,7 +973,7 @@ async function main() {
       "profile-duration": { type: "string", default: "6" },
       "keep-temp": { type: "boolean", default: false },
       ablation: { type: "boolean", default: false },
-      phases: { type: "string", default: "throughput,fixed-rate,reference,profile" },
+      phases: { type: "string", default: "throughput,fixed-rate,reference,identity,profile" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -987,7 +995,7 @@ async function main() {
     ablation: values.ablation,
     phases: new Set(values.phases.split(",").map((phase) => phase.trim())),
   };
-  const PHASES = ["throughput", "fixed-rate", "reference", "profile"];
+  const PHASES = ["throughput", "fixed-rate", "reference", "identity", "profile"];
   const unknown = [...options.phases].filter((phase) => !PHASES.includes(phase));
   if (unknown.length > 0) {
     log(`unknown phase ${unknown[0]}; phases are ${PHASES.join(", ")}`);
@@ -1037,6 +1045,7 @@ async function main() {
       throughput: [],
       fixedRate: null,
       reference: null,
+      identity: null,
       profile: null,
       targets: [],
     },
@@ -1081,6 +1090,7 @@ async function main() {
     has("throughput") * perSet * options.workers.length +
     has("fixed-rate") * options.fixedRounds * 2 * (options.fixedDuration + 2) +
     has("reference") * (options.ablation ? 8 * options.duration + 20 : 2 * options.duration + 10) +
+    has("identity") * (3 * (options.warmup + options.rounds * options.duration + 1) + 10) +
     has("profile") * (options.profileDuration > 0 ? 2 * (options.profileDuration + 6) : 0);
   log("Bulwark gateway benchmark");
   log(`  machine  ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}`);
@@ -1105,6 +1115,20 @@ async function main() {
     if (phases.has("throughput")) for (const workers of options.workers) await throughputSet(ctx, workers);
     if (phases.has("fixed-rate")) await fixedRatePhase(ctx);
     if (phases.has("reference")) await referencePhase(ctx);
+    if (phases.has("identity"))
+      await identityPhase(ctx, {
+        log,
+        table,
+        median,
+        round2,
+        round3,
+        fmtInt,
+        fmtMs,
+        fmtRatio,
+        otherLoad,
+        locate,
+        BULWARK_BIN,
+      });
     if (phases.has("profile") && options.profileDuration > 0) await profilePhase(ctx, stamp);
     printSummary(ctx);
     ctx.report.partial = false;

@@ -31,13 +31,17 @@ export function parseWrk(output) {
   };
 }
 
-/** One wrk run against 127.0.0.1:port; throws when wrk fails or reports nothing. */
+/**
+ * One wrk run against 127.0.0.1:port; throws when wrk fails or reports nothing. `headers` are
+ * sent on every request ("Name: value" strings, passed as -H arguments, never through a shell).
+ */
 export async function runWrk(
   wrkPath,
   port,
-  { threads = 1, connections = 64, seconds = 5, timeoutS = 5 } = {},
+  { threads = 1, connections = 64, seconds = 5, timeoutS = 5, headers = [] } = {},
 ) {
   const args = [
+    ...headers.flatMap((header) => ["-H", header]),
     `-t${threads}`,
     `-c${connections}`,
     `-d${seconds}s`,
@@ -46,12 +50,14 @@ export async function runWrk(
     "--latency",
     `http://127.0.0.1:${port}/`,
   ];
+  // Tokens stay out of error messages and the result JSON.
+  const shown = args.map((arg) => (/^authorization:/i.test(arg) ? "Authorization: Bearer …" : arg));
   const before = foreignCpuSnapshot();
   const result = await run(wrkPath, args, { timeoutMs: (seconds + timeoutS + 10) * 1000 });
   const otherCpuPercent = foreignCpuPercent(before, foreignCpuSnapshot());
   const parsed = parseWrk(result.stdout);
   if (!result.ok || Number.isNaN(parsed.rps)) {
-    throw new Error(`wrk ${args.join(" ")} failed (${result.code}): ${result.stderr || result.stdout}`);
+    throw new Error(`wrk ${shown.join(" ")} failed (${result.code}): ${result.stderr || result.stdout}`);
   }
-  return { args, ...parsed, otherCpuPercent };
+  return { args: shown, ...parsed, otherCpuPercent };
 }

@@ -13,18 +13,22 @@
  * still queued are dropped too, so a run ends on time whatever the backlog.
  */
 import type { RunMetrics } from "./metrics.js";
-import type { ArrivalRateExecutor } from "./plan.js";
+import type { ArrivalRateExecutor, RampingArrivalRateExecutor } from "./plan.js";
+import { arrivalSchedule, constantSchedule } from "./stages.js";
 
 export function runArrivalRate(
-  executor: ArrivalRateExecutor,
+  executor: ArrivalRateExecutor | RampingArrivalRateExecutor,
   startRequest: (intendedAt: number) => Promise<void>,
   metrics: RunMetrics,
   signal: AbortSignal,
 ): Promise<void> {
   return new Promise((resolve) => {
-    const interval = 1000 / executor.rate;
+    // dueAt(i): ms after the start when iteration i is due; Infinity when the run is over.
+    const dueAt =
+      executor.kind === "constant-arrival-rate"
+        ? constantSchedule(executor.rate, executor.durationMs)
+        : arrivalSchedule(executor.startRate, executor.stages);
     const start = performance.now();
-    const end = start + executor.durationMs;
     // A ring buffer of intended times: constant memory, no allocation per iteration.
     const queue = new Float64Array(Math.max(1, executor.maxQueue));
     let head = 0;
@@ -73,8 +77,8 @@ export function runArrivalRate(
       timer = undefined;
       const now = performance.now();
       for (;;) {
-        const intendedAt = start + index * interval;
-        if (intendedAt >= end) {
+        const intendedAt = start + dueAt(index);
+        if (intendedAt === Number.POSITIVE_INFINITY) {
           stop();
           return;
         }
@@ -82,7 +86,7 @@ export function runArrivalRate(
         index++;
         arrive(intendedAt);
       }
-      timer = setTimeout(tick, Math.max(0, start + index * interval - performance.now()));
+      timer = setTimeout(tick, Math.max(0, start + dueAt(index) - performance.now()));
     };
 
     if (signal.aborted) {

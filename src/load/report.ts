@@ -34,6 +34,38 @@ export interface LoadSummary {
   readonly statusCodes: Readonly<Record<string, number>>;
   readonly errorsByClass: Readonly<Record<ErrorClass, number>>;
   readonly thresholds: readonly ThresholdResult[];
+  /** Scenario file, when the run came from one. */
+  readonly scenario?: string;
+  /** The same figures per request name ("default" for a URL run). */
+  readonly byRequest: Readonly<Record<string, RequestSummary>>;
+}
+
+export interface RequestSummary {
+  readonly requests: number;
+  readonly errors: number;
+  readonly errorRate: number | null;
+  readonly clientErrors: number;
+  readonly bytesReceived: number;
+  readonly latency: LatencySummary;
+  readonly serviceTime: LatencySummary;
+  readonly statusCodes: Readonly<Record<string, number>>;
+  readonly errorsByClass: Readonly<Record<ErrorClass, number>>;
+}
+
+function requestSummary(metrics: RunResult["metrics"]): RequestSummary {
+  return {
+    requests: metrics.requests,
+    errors: metrics.errors,
+    errorRate: metrics.requests === 0 ? null : metrics.errors / metrics.requests,
+    clientErrors: metrics.clientErrors,
+    bytesReceived: metrics.bytesReceived,
+    latency: metrics.corrected.summary(),
+    serviceTime: metrics.serviceTime.summary(),
+    statusCodes: Object.fromEntries(
+      [...metrics.statusCodes].sort(([a], [b]) => a - b).map(([k, v]) => [String(k), v]),
+    ),
+    errorsByClass: { ...metrics.errorsByClass },
+  };
 }
 
 export function buildSummary(plan: LoadPlan, result: RunResult): LoadSummary {
@@ -74,6 +106,8 @@ export function buildSummary(plan: LoadPlan, result: RunResult): LoadSummary {
     ),
     errorsByClass: { ...metrics.errorsByClass },
     thresholds,
+    ...(plan.scenario ? { scenario: plan.scenario.file } : {}),
+    byRequest: Object.fromEntries([...result.byName].map(([name, named]) => [name, requestSummary(named)])),
   };
 }
 
@@ -83,7 +117,11 @@ export function renderSummary(summary: LoadSummary): string {
   const model =
     executor.kind === "constant-arrival-rate"
       ? `open model, ${executor.rate}/s for ${executor.durationMs / 1000}s, ≤${executor.connections} connections`
-      : `closed model, ${executor.vus} VU${executor.vus === 1 ? "" : "s"} for ${executor.durationMs / 1000}s`;
+      : executor.kind === "constant-vus"
+        ? `closed model, ${executor.vus} VU${executor.vus === 1 ? "" : "s"} for ${executor.durationMs / 1000}s`
+        : executor.kind === "ramping-vus"
+          ? `closed model, ramping ${executor.startVus}→${executor.stages.map((stage) => stage.target).join("→")} VUs over ${executor.durationMs / 1000}s`
+          : `open model, ramping ${executor.startRate}→${executor.stages.map((stage) => stage.target).join("→")}/s over ${executor.durationMs / 1000}s, ≤${executor.connections} connections`;
   lines.push(
     `load ${summary.target.method} ${summary.target.url} (${model})${summary.partial ? " — PARTIAL (interrupted)" : ""}`,
   );
@@ -108,6 +146,15 @@ export function renderSummary(summary: LoadSummary): string {
   } else lines.push("  dropped   0");
   lines.push(`  latency   ${formatLatency(summary.latency)}   (from intended send time)`);
   lines.push(`  service   ${formatLatency(summary.serviceTime)}   (from actual send, uncorrected)`);
+  const names = Object.entries(summary.byRequest);
+  if (summary.scenario !== undefined && names.length > 0) {
+    lines.push("  by request");
+    for (const [name, figures] of names) {
+      lines.push(
+        `    ${name}  ${figures.requests} requests, ${figures.errors} errors, ${formatLatency(figures.latency)}`,
+      );
+    }
+  }
   if (summary.thresholds.length > 0) {
     lines.push("  thresholds");
     for (const threshold of summary.thresholds) {

@@ -5,7 +5,8 @@
  */
 import { Pool } from "undici";
 import { runArrivalRate } from "./arrival-rate.js";
-import { runConstantVus } from "./closed-model.js";
+import { runConstantVus, runRampingVus } from "./closed-model.js";
+import { scenarioIteration } from "./iteration.js";
 import { RunMetrics } from "./metrics.js";
 import type { LoadPlan } from "./plan.js";
 import { sendOne } from "./send.js";
@@ -23,6 +24,8 @@ export interface Progress {
 
 export interface RunResult {
   readonly metrics: RunMetrics;
+  /** The same measurements per request name (scenarios; a URL run has one name, "default"). */
+  readonly byName: ReadonlyMap<string, RunMetrics>;
   readonly startedAt: Date;
   readonly finishedAt: Date;
   readonly elapsedMs: number;
@@ -47,21 +50,62 @@ export async function runLoad(plan: LoadPlan, options: RunOptions = {}): Promise
   if (outer?.aborted) abort.abort();
   outer?.addEventListener("abort", onOuterAbort, { once: true });
 
-  const connections = executor.kind === "constant-arrival-rate" ? executor.connections : executor.vus;
-  const pool = new Pool(request.origin, {
-    connections,
-    pipelining: 1,
-    connect: { timeout: timeoutMs },
-  });
+  const connections =
+    executor.kind === "constant-arrival-rate" || executor.kind === "ramping-arrival-rate"
+      ? executor.connections
+      : executor.kind === "constant-vus"
+        ? executor.vus
+        : Math.ceil(Math.max(executor.startVus, ...executor.stages.map((stage) => stage.target), 1));
+  const origins = plan.scenario
+    ? [...new Set(plan.scenario.requests.map((item) => item.origin))]
+    : [request.origin];
+  const pools = new Map(
+    origins.map((origin) => [
+      origin,
+      new Pool(origin, { connections, pipelining: 1, connect: { timeout: timeoutMs } }),
+    ]),
+  );
+  const pool = pools.get(request.origin) ?? pools.values().next().value!;
+  const destroyPools = () =>
+    Promise.all([...pools.values()].map((item) => item.destroy().catch(() => undefined)));
+  const byName = new Map<string, RunMetrics>(
+    (plan.scenario?.requests.map((item) => item.name) ?? ["default"]).map((name) => [name, new RunMetrics()]),
+  );
 
   // After an abort's grace period the pool is destroyed; requests it fails are not the target's
   // fault, so nothing is recorded after that point.
   let recording = true;
-  const fire = async (intendedAt: number): Promise<void> => {
+  const defaultMetrics = byName.get("default");
+  let fire = async (intendedAt: number): Promise<void> => {
     const sentAt = performance.now();
     const outcome = await sendOne(pool, request, timeoutMs);
-    if (recording) metrics.record(outcome, intendedAt, sentAt, performance.now());
+    if (recording) {
+      const doneAt = performance.now();
+      metrics.record(outcome, intendedAt, sentAt, doneAt);
+      defaultMetrics?.record(outcome, intendedAt, sentAt, doneAt);
+    }
   };
+  let iterateVu = fire;
+  if (plan.scenario) {
+    const scenario = scenarioIteration(
+      plan.scenario,
+      pools,
+      timeoutMs,
+      (name, outcome, intendedAt, sentAt) => {
+        if (!recording) return;
+        const doneAt = performance.now();
+        metrics.record(outcome, intendedAt, sentAt, doneAt);
+        byName.get(name)!.record(outcome, intendedAt, sentAt, doneAt);
+      },
+      abort.signal,
+    );
+    fire = scenario.iterate;
+    // In the closed model a VU thinks after each iteration too, as a k6 script ending in sleep().
+    iterateVu = async (startedAt) => {
+      await scenario.iterate(startedAt);
+      await scenario.thinkAfterIteration();
+    };
+  }
 
   const startedAt = new Date();
   const start = performance.now();
@@ -89,25 +133,27 @@ export async function runLoad(plan: LoadPlan, options: RunOptions = {}): Promise
     () => {
       graceTimer = setTimeout(() => {
         recording = false;
-        void pool.destroy();
+        void destroyPools();
       }, options.abortGraceMs ?? 1000);
     },
     { once: true },
   );
 
   try {
-    if (executor.kind === "constant-arrival-rate") {
+    if (executor.kind === "constant-arrival-rate" || executor.kind === "ramping-arrival-rate") {
       await runArrivalRate(executor, fire, metrics, abort.signal);
+    } else if (executor.kind === "ramping-vus") {
+      await runRampingVus(executor, iterateVu, abort.signal);
     } else {
-      await runConstantVus(executor, fire, abort.signal);
+      await runConstantVus(executor, iterateVu, abort.signal);
     }
   } finally {
     if (progressTimer) clearInterval(progressTimer);
     if (graceTimer) clearTimeout(graceTimer);
     outer?.removeEventListener("abort", onOuterAbort);
     recording = false;
-    await pool.destroy().catch(() => undefined);
+    await destroyPools();
   }
   const elapsedMs = performance.now() - start;
-  return { metrics, startedAt, finishedAt: new Date(), elapsedMs, partial: abort.signal.aborted };
+  return { metrics, byName, startedAt, finishedAt: new Date(), elapsedMs, partial: abort.signal.aborted };
 }

@@ -14,13 +14,18 @@ import { type Command, parseFlags, say } from "../command.js";
 
 const HELP = `usage: bulwark load URL --rate N --duration D [--connections N] [options]
        bulwark load URL --vus N --duration D [options]
+       bulwark load URL --preset normal|peak|stress|soak [--vus N] [--duration D] [options]
+       bulwark load SCENARIO.yaml [--preset P | --rate N | --vus N --duration D] [options]
 
 Sends load to one URL and measures it (docs/load.md).
 
   --rate N             open model: N requests per second at fixed intended times; latency is
                        measured from the intended send time (coordinated-omission free, as wrk2)
   --vus N              closed model: N virtual users, each sends, waits for the answer, repeats
-  --duration D         how long to send, e.g. 30s, 5m (required)
+  --duration D         how long to send, e.g. 30s, 5m (required unless --preset or the
+                       scenario's executor gives it)
+  --preset P           normal (100 VUs, 5m), peak (500 VUs, 5m), stress (ramp 0→1000 VUs
+                       over 10m), soak (200 VUs, 2h); scale with --vus and --duration
   --connections N      with --rate: most requests in flight (default 100)
   --max-queue N        with --rate: iterations that may wait for a free connection before new
                        ones are dropped (default 2 s of arrivals)
@@ -40,6 +45,7 @@ exit codes: 0 ran and every threshold passed, 1 a threshold failed, 2 usage erro
 
 const FLAGS = {
   rate: { type: "string" },
+  preset: { type: "string" },
   vus: { type: "string" },
   duration: { type: "string" },
   connections: { type: "string" },
@@ -64,7 +70,7 @@ export const loadCommand: Command = {
     if (positionals.length > 1) {
       throw new BulwarkError(
         "usage",
-        `give one target URL, got ${positionals.length}; see \`bulwark load --help\``,
+        `give one target URL or scenario file, got ${positionals.length}; see \`bulwark load --help\``,
       );
     }
     const plan = buildPlan({
@@ -79,6 +85,7 @@ export const loadCommand: Command = {
       headers: values.header,
       body: values.body,
       thresholds: values.threshold,
+      preset: values.preset,
     });
 
     const interrupt = new AbortController();

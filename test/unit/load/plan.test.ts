@@ -57,7 +57,10 @@ test("refuses a run without a bound, and bad input, with a clear message", () =>
   usageError({ target: undefined, rate: "10", duration: "1s" }, /give the target URL/);
   usageError({ target: "localhost:80", rate: "10", duration: "1s" }, /only http and https/);
   usageError({ target: "http://", rate: "10", duration: "1s" }, /invalid target URL/);
-  usageError({ target: "scenario.yaml", rate: "10", duration: "1s" }, /scenario files are not supported yet/);
+  usageError(
+    { target: "missing-scenario.yaml" },
+    /cannot read scenario file missing-scenario.yaml \(ENOENT\)/,
+  );
   usageError({ target: url, duration: "1s" }, /give --rate N/);
   usageError({ target: url, rate: "10", vus: "2", duration: "1s" }, /not both/);
   usageError({ target: url, rate: "-5", duration: "1s" }, /--rate: expected a positive number/);

@@ -5,13 +5,14 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
-import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { BulwarkError } from "../errors.js";
 import { type ResolvedConfig, resolveConfig } from "./resolve.js";
 import { checkRules } from "./rules.js";
 import { type Config, configSchema } from "./schema.js";
 import { pathKey, resolveReferences } from "./secret-references.js";
+import { lowerFirst, offsetOf } from "./yaml-positions.js";
 
 export interface ConfigProblem {
   /** "file:line:column" when known, else the file name. */
@@ -201,25 +202,4 @@ function issueProblems(
     if (nested) return issueProblems({ ...nested, path: [...issue.path, ...nested.path] }, locate);
   }
   return [{ where: locate(issue.path), path: pathKey(issue.path), message: lowerFirst(issue.message) }];
-}
-
-function lowerFirst(text: string): string {
-  return text.replace(/^[A-Z](?![A-Z])/, (c) => c.toLowerCase());
-}
-
-/** Finds the source offset of a key path, walking up to the nearest node that exists. */
-function offsetOf(doc: Document, path: readonly PropertyKey[], key?: string): number | undefined {
-  const keys = path.map((part) => (typeof part === "symbol" ? String(part) : part));
-  if (key !== undefined) {
-    const map = doc.getIn(keys, true);
-    if (isMap(map)) {
-      const pair = map.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === key);
-      if (pair && isNode(pair.key)) return pair.key.range?.[0];
-    }
-  }
-  for (let length = keys.length; length >= 0; length--) {
-    const node = length === 0 ? doc.contents : doc.getIn(keys.slice(0, length), true);
-    if (isNode(node) && node.range) return node.range[0];
-  }
-  return undefined;
 }

@@ -5,11 +5,12 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
-import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { ConfigError, type ConfigProblem } from "../config/load.js";
 import { pathKey } from "../config/secret-references.js";
 import { parseDuration } from "../config/units.js";
+import { lowerFirst, offsetOf } from "../config/yaml-positions.js";
 import { BulwarkError } from "../errors.js";
 import { type DataRow, readDataFile } from "./data-file.js";
 import { type Stage, totalDurationMs } from "./stages.js";
@@ -437,25 +438,4 @@ export function parseJsonPath(path: string): (string | number)[] | undefined {
 
 function asArray<T>(value: T | T[] | undefined): T[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
-}
-
-function lowerFirst(text: string): string {
-  return text.replace(/^[A-Z](?![A-Z])/, (c) => c.toLowerCase());
-}
-
-/** The source offset of a key path (or of `key` inside it), walking up to the nearest node. */
-function offsetOf(doc: Document, path: readonly PropertyKey[], key?: string): number | undefined {
-  const keys = path.map((part) => (typeof part === "symbol" ? String(part) : part));
-  if (key !== undefined) {
-    const map = doc.getIn(keys, true);
-    if (isMap(map)) {
-      const pair = map.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === key);
-      if (pair && isNode(pair.key)) return pair.key.range?.[0];
-    }
-  }
-  for (let length = keys.length; length >= 0; length--) {
-    const node = length === 0 ? doc.contents : doc.getIn(keys.slice(0, length), true);
-    if (isNode(node) && node.range) return node.range[0];
-  }
-  return undefined;
 }

@@ -5,42 +5,16 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
-import { LineCounter, parseDocument } from "yaml";
 import type { z } from "zod";
 import { BulwarkError } from "../errors.js";
+import { ConfigError, type ConfigProblem } from "./config-error.js";
 import { type ResolvedConfig, resolveConfig } from "./resolve.js";
 import { checkRules } from "./rules.js";
 import { type Config, configSchema } from "./schema.js";
 import { pathKey, resolveReferences } from "./secret-references.js";
-import { lowerFirst, offsetOf } from "./yaml-positions.js";
+import { lowerFirst, parseYamlMapping } from "./yaml-document.js";
 
-export interface ConfigProblem {
-  /** "file:line:column" when known, else the file name. */
-  readonly where: string;
-  /** Key path such as routes[0].upstream; empty for the document itself. */
-  readonly path: string;
-  readonly message: string;
-  /** Fail-closed rule id, for rule violations. */
-  readonly rule?: string;
-}
-
-export function formatProblem(problem: ConfigProblem): string {
-  const rule = problem.rule ? ` [${problem.rule}]` : "";
-  const path = problem.path ? ` ${problem.path}:` : "";
-  return `${problem.where}${path} ${problem.message}${rule}`;
-}
-
-export class ConfigError extends BulwarkError {
-  readonly problems: readonly ConfigProblem[];
-  constructor(source: string, problems: readonly ConfigProblem[]) {
-    super(
-      "config_invalid",
-      `${source}: ${problems.length} configuration problem${problems.length === 1 ? "" : "s"}`,
-      { details: problems.map(formatProblem) },
-    );
-    this.problems = problems;
-  }
-}
+export { ConfigError, type ConfigProblem, formatProblem } from "./config-error.js";
 
 export interface LoadOptions {
   readonly env?: NodeJS.ProcessEnv;
@@ -63,50 +37,12 @@ export function loadConfigText(
   text: string,
   options: LoadOptions & { source: string; baseDir: string },
 ): ResolvedConfig {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number | undefined): string => {
-    if (offset === undefined) return options.source;
-    const { line, col } = lineCounter.linePos(offset);
-    return `${options.source}:${line}:${col}`;
-  };
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      options.source,
-      doc.errors.map((error) => ({
-        where: at(error.pos[0]),
-        path: "",
-        message: `YAML syntax: ${error.message
-          .split("\n")[0]!
-          .replace(/\.$/, "")
-          .replace(/^./, (c) => c.toLowerCase())}`,
-      })),
-    );
-  }
-  let raw: unknown;
-  try {
-    // maxAliasCount bounds alias expansion ("billion laughs").
-    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
-  } catch (error) {
-    // Unresolved aliases and alias bombs surface here, after parsing.
-    throw new ConfigError(options.source, [
-      {
-        where: options.source,
-        path: "",
-        message: `YAML: ${lowerFirst((error as Error).message.split("\n")[0]!)}`,
-      },
-    ]);
-  }
-  if (typeof raw !== "object" || Array.isArray(raw)) {
-    throw new ConfigError(options.source, [
-      { where: at(0), path: "", message: "expected a mapping of settings at the top level" },
-    ]);
-  }
+  const { raw, locate } = parseYamlMapping(text, options.source);
   return validateConfig(raw, {
     source: options.source,
     baseDir: options.baseDir,
     env: options.env ?? process.env,
-    locate: (path, key) => at(offsetOf(doc, path, key)),
+    locate,
   });
 }
 

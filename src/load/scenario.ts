@@ -5,12 +5,11 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
-import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
-import { ConfigError, type ConfigProblem } from "../config/load.js";
+import { ConfigError, type ConfigProblem } from "../config/config-error.js";
 import { pathKey } from "../config/secret-references.js";
 import { parseDuration } from "../config/units.js";
-import { lowerFirst, offsetOf } from "../config/yaml-positions.js";
+import { lowerFirst, parseYamlMapping } from "../config/yaml-document.js";
 import { BulwarkError } from "../errors.js";
 import { type DataRow, readDataFile } from "./data-file.js";
 import { type Stage, totalDurationMs } from "./stages.js";
@@ -159,36 +158,7 @@ export function loadScenarioFile(file: string): Scenario {
 }
 
 export function parseScenario(text: string, options: { source: string; baseDir: string }): Scenario {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number | undefined): string => {
-    if (offset === undefined) return options.source;
-    const { line, col } = lineCounter.linePos(offset);
-    return `${options.source}:${line}:${col}`;
-  };
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      options.source,
-      doc.errors.map((error) => ({
-        where: at(error.pos[0]),
-        path: "",
-        message: `YAML syntax: ${lowerFirst(error.message.split("\n")[0]!.replace(/\.$/, ""))}`,
-      })),
-    );
-  }
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
-  } catch (error) {
-    throw new ConfigError(options.source, [
-      {
-        where: options.source,
-        path: "",
-        message: `YAML: ${lowerFirst((error as Error).message.split("\n")[0]!)}`,
-      },
-    ]);
-  }
-  const locate = (path: readonly PropertyKey[], key?: string) => at(offsetOf(doc, path, key));
+  const { raw, locate } = parseYamlMapping(text, options.source);
   const problems: ConfigProblem[] = [];
   const problem = (path: readonly PropertyKey[], message: string, key?: string) =>
     problems.push({
@@ -196,11 +166,6 @@ export function parseScenario(text: string, options: { source: string; baseDir: 
       path: pathKey(key === undefined ? path : [...path, key]),
       message,
     });
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-    throw new ConfigError(options.source, [
-      { where: at(0), path: "", message: "expected a mapping at the top level" },
-    ]);
-  }
   const parsed = scenarioSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

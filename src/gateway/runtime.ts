@@ -54,6 +54,8 @@ export function buildRuntime(
   log?: KeyLog,
   rateLimitServices?: RateLimitServices,
 ): Runtime {
+  // The store outlives reloads (its settings need a restart): the gateway creates it once, with
+  // its logger and metrics, and every later runtime takes the previous one's.
   const rateLimit =
     rateLimitServices ?? previous?.rateLimit ?? createRateLimitServices(config.server.rateLimitStore);
   const jwtKeys = previous?.jwtKeys ?? new JwtKeyRegistry(log);

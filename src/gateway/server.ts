@@ -41,7 +41,7 @@ import { acceptRequestId } from "./stages/request-id.js";
 import { traceIdsFrom } from "./stages/trace-context.js";
 import { CertificateWatcher, tlsServerOptions } from "./tls.js";
 import { HealthChecker } from "./upstream/health-check.js";
-import { classifyUpstreamError, type ProxyOutcome, proxyRequest } from "./upstream/proxy.js";
+import { type ProxyOutcome, proxyRequest, requestHasBody } from "./upstream/proxy.js";
 import { openTunnel } from "./upstream/websocket.js";
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
@@ -512,8 +512,6 @@ export class Gateway {
       ctx.errorCode = outcome.error.kind ?? outcome.error.code;
       if (outcome.error.kind) this.metrics.upstreamError(upstream, outcome.error.kind);
       if (!ctx.res.headersSent) {
-        // The client's body may be unread: do not reuse a connection whose framing is unknown.
-        if ("shouldKeepAlive" in ctx.res) ctx.res.shouldKeepAlive = false;
         this.sendProblem(
           ctx,
           chain,
@@ -552,7 +550,6 @@ export class Gateway {
 
   private sendReply(ctx: RequestContext, chain: StageChain, reply: Reply): void {
     if (reply.problem) {
-      if (reply.status === 413 && "shouldKeepAlive" in ctx.res) ctx.res.shouldKeepAlive = false;
       this.sendProblem(ctx, chain, reply.problem.code, reply.problem.detail);
       return;
     }
@@ -568,6 +565,11 @@ export class Gateway {
   ): void {
     const res = ctx.res;
     if (res.headersSent || res.destroyed) return;
+    // The gateway answers before (or without) reading the whole request body: an early refusal,
+    // a body over the limit, an upstream failure mid-upload. Reading the rest just to discard it
+    // could take long and keeps a client's stream flowing for nothing: close the connection.
+    if ("shouldKeepAlive" in res && requestHasBody(ctx.req) && !ctx.req.readableEnded)
+      res.shouldKeepAlive = false;
     if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
     else if (status !== 204 && status !== 304) headers["content-length"] = "0";
     const head: ResponseHead = { status, headers, fromGateway: true };
@@ -582,16 +584,16 @@ export class Gateway {
     this.metrics.inFlight.dec();
     const res = ctx.res;
     const aborted = !res.writableFinished;
-    // An upstream failure after the head was sent destroys the response before run() returns.
-    if (ctx.errorCode === null && res.errored) ctx.errorCode = classifyUpstreamError(res.errored).kind;
     const status = aborted && !res.headersSent ? 499 : res.statusCode;
     const seconds = (performance.now() - ctx.startedAt) / 1000;
     this.metrics.observeRequest(ctx.route.name, ctx.method, status, seconds);
     if (this.runtime.config.logging.accessLog && this.accessLogger.enabled) {
       const req = ctx.req;
-      const lengthHeader = res.getHeader("content-length");
+      // HTTP/2 streams share one socket: count the declared length there, the socket's bytes otherwise.
       const bytesOut =
-        "stream" in req ? Number(lengthHeader ?? 0) : req.socket.bytesWritten - bytesWrittenAtStart;
+        "stream" in req
+          ? Number(res.getHeader("content-length") ?? 0)
+          : req.socket.bytesWritten - bytesWrittenAtStart;
       const referer = req.headers.referer;
       this.accessLogger.write({
         type: "access",

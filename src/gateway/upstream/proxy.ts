@@ -60,12 +60,13 @@ export function classifyUpstreamError(error: unknown): { code: ErrorCode; kind: 
   }
 }
 
-function hasBody(ctx: RequestContext): boolean {
-  const headers = ctx.req.headers;
+/** Whether the request carries a body (declared length above zero, chunked, or an open HTTP/2 stream). */
+export function requestHasBody(req: RequestContext["req"]): boolean {
+  const headers = req.headers;
   const length = headers["content-length"];
   if (length !== undefined) return length !== "0";
   // HTTP/2 has no Transfer-Encoding: a stream that is not ended after the headers carries a body.
-  if ("stream" in ctx.req) return !ctx.req.stream.endAfterHeaders;
+  if ("stream" in req) return !req.stream.endAfterHeaders;
   return headers["transfer-encoding"] !== undefined;
 }
 
@@ -196,7 +197,7 @@ export function proxyRequest(
   const path =
     route.rewritePrefix === null ? ctx.path : rewritePath(ctx.path, route.pathPrefix, route.rewritePrefix);
   let body: BodyGuard | undefined;
-  if (hasBody(ctx)) {
+  if (requestHasBody(req)) {
     body = new BodyGuard(route.limits.maxBodySize, bodyIdleMs);
     req.pipe(body);
     req.once("error", (error) => body!.destroy(error));

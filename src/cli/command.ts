@@ -7,7 +7,6 @@ import { BulwarkError } from "../errors.js";
 
 export interface Command {
   readonly name: string;
-  readonly summary: string;
   /** Full help text printed by `bulwark <name> --help`. */
   readonly help: string;
   run(argv: readonly string[]): Promise<number>;

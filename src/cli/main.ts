@@ -1,24 +1,47 @@
 /**
  * The `bulwark` command table. Each command lives in commands/<name>.ts; this file only
- * dispatches, prints help, and turns errors into messages and exit codes.
+ * dispatches, prints help, and turns errors into messages and exit codes. Commands are imported
+ * when they run, so `bulwark serve` (and each of its workers) does not load the load tester, and
+ * the other way round.
  */
 import { isBulwarkError } from "../errors.js";
 import { ExitCode } from "../exit-codes.js";
 import { VERSION } from "../version.js";
 import type { Command } from "./command.js";
 import { say } from "./command.js";
-import { configCommand } from "./commands/config.js";
-import { demoCommand } from "./commands/demo.js";
-import { loadCommand } from "./commands/load.js";
-import { reloadCommand } from "./commands/reload.js";
-import { serveCommand } from "./commands/serve.js";
 
-export const COMMANDS: readonly Command[] = [
-  serveCommand,
-  demoCommand,
-  configCommand,
-  reloadCommand,
-  loadCommand,
+interface CommandEntry {
+  readonly name: string;
+  readonly summary: string;
+  load(): Promise<Command>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  {
+    name: "serve",
+    summary: "run the hardening gateway (config file or quick mode)",
+    load: async () => (await import("./commands/serve.js")).serveCommand,
+  },
+  {
+    name: "demo",
+    summary: "run a sample app behind the gateway and show what it does",
+    load: async () => (await import("./commands/demo.js")).demoCommand,
+  },
+  {
+    name: "config",
+    summary: "check, explain or print the schema of a config file",
+    load: async () => (await import("./commands/config.js")).configCommand,
+  },
+  {
+    name: "reload",
+    summary: "reload the config of a running gateway",
+    load: async () => (await import("./commands/reload.js")).reloadCommand,
+  },
+  {
+    name: "load",
+    summary: "load-test a URL at a constant rate or with constant users, with thresholds",
+    load: async () => (await import("./commands/load.js")).loadCommand,
+  },
 ];
 
 function usage(): string {
@@ -46,12 +69,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${VERSION}\n`);
     return ExitCode.Ok;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((candidate) => candidate.name === name);
+  if (!entry) {
     say(`bulwark: unknown command ${JSON.stringify(name)}\n`);
     say(usage());
     return ExitCode.UsageOrConfig;
   }
+  const command = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     say(command.help);
     return ExitCode.Ok;

@@ -94,7 +94,6 @@ export function explainConfig(config: ResolvedConfig): string {
 
 export const configCommand: Command = {
   name: "config",
-  summary: "check, explain or print the schema of a config file",
   help: HELP,
   async run(argv) {
     const [sub, ...rest] = argv;

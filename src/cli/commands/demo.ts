@@ -52,7 +52,6 @@ function portFlag(flag: string, text: string): number {
 
 export const demoCommand: Command = {
   name: "demo",
-  summary: "run a sample app behind the gateway and show what it does",
   help: HELP,
   async run(argv) {
     const { values } = parseFlags("demo", argv, {

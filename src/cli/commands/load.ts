@@ -63,7 +63,6 @@ const FLAGS = {
 
 export const loadCommand: Command = {
   name: "load",
-  summary: "load-test a URL at a constant rate or with constant users, with thresholds",
   help: HELP,
   async run(argv) {
     const { values, positionals } = parseFlags("load", argv, FLAGS, true);

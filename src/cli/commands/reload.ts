@@ -22,7 +22,6 @@ exit codes: 0 applied, 1 refused by the gateway, 2 usage, 3 gateway unreachable.
 
 export const reloadCommand: Command = {
   name: "reload",
-  summary: "reload the config of a running gateway",
   help: HELP,
   async run(argv) {
     const { values } = parseFlags("reload", argv, {

@@ -135,7 +135,6 @@ export function runUntilSignalled(instance: GatewayInstance): Promise<number> {
 
 export const serveCommand: Command = {
   name: "serve",
-  summary: "run the hardening gateway (config file or quick mode)",
   help: HELP,
   async run(argv) {
     const { config, file, watch } = configFromServeFlags(argv);

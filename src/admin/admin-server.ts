@@ -1,6 +1,7 @@
 /**
  * The admin listener, separate from traffic (default 127.0.0.1:9901): /live, /ready, /health,
- * /metrics and POST /reload. With a token configured, /metrics, /health and /reload need
+ * /metrics, POST /reload and GET|POST /revocations (the token deny-list). With a token
+ * configured, every endpoint but /live and /ready needs
  * `Authorization: Bearer <token>`; /live and /ready stay open for orchestrator probes but then
  * say only ready or not, never why.
  */
@@ -9,6 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { BulwarkError } from "../errors.js";
 import type { ReadinessReport } from "../gateway/server.js";
 import type { Logger } from "../observability/logger.js";
+import { type Revocation, revocationProblem } from "../security/revocation/deny-list.js";
 
 export interface AdminHandlers {
   readiness(): ReadinessReport | Promise<ReadinessReport>;
@@ -17,6 +19,24 @@ export interface AdminHandlers {
   health(): Record<string, unknown>;
   /** Reloads the config file; resolves with an error message when the new config was refused. */
   reload(): Promise<{ applied: boolean; error?: string; details?: readonly string[] }>;
+  /** Adds a token id to the deny-list of every process; rejects with a message the operator sees. */
+  revoke(revocation: Revocation): Promise<void>;
+  /** Live revocations. */
+  revocations(): Promise<readonly Revocation[]>;
+}
+
+/** Largest admin request body (a revocation is about a hundred bytes). */
+const MAX_BODY = 4096;
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new RangeError(`request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
 }
 
 export interface AdminOptions {
@@ -128,12 +148,51 @@ export class AdminServer {
         const result = await this.options.handlers.reload();
         return send(res, result.applied ? 200 : 409, result);
       }
+      case "/revocations": {
+        if (!this.authorized(req)) return this.unauthorized(res);
+        if (read) {
+          const entries = await this.options.handlers.revocations();
+          return send(res, 200, {
+            revocations: entries.map((entry) => ({
+              jti: entry.jti,
+              expiresAt: new Date(entry.expiresAt).toISOString(),
+            })),
+          });
+        }
+        if (method !== "POST") return send(res, 405, { error: "use GET or POST" });
+        return this.revoke(req, res);
+      }
       default:
         return send(res, 404, {
           error: "not found",
-          endpoints: ["/live", "/ready", "/health", "/metrics", "POST /reload"],
+          endpoints: ["/live", "/ready", "/health", "/metrics", "POST /reload", "GET|POST /revocations"],
         });
     }
+  }
+
+  /** POST /revocations {"jti": "...", "exp": EPOCH_SECONDS} — exp as in the token. */
+  private async revoke(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body: unknown;
+    try {
+      body = await readJson(req);
+    } catch (error) {
+      const message = error instanceof RangeError ? error.message : "the body is not JSON";
+      return send(res, 400, { error: `${message}; send {"jti": "...", "exp": EPOCH_SECONDS}` });
+    }
+    const { jti, exp } = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+    const expiresAt = typeof exp === "number" ? exp * 1000 : undefined;
+    const problem = revocationProblem(jti, expiresAt);
+    if (problem) return send(res, 400, { error: problem });
+    try {
+      await this.options.handlers.revoke({ jti: jti as string, expiresAt: expiresAt as number });
+    } catch (error) {
+      return send(res, 503, { error: `revocation not stored: ${(error as Error).message}` });
+    }
+    this.options.logger.info(
+      { jti, expiresAt: new Date(expiresAt as number).toISOString() },
+      "token revoked",
+    );
+    return send(res, 200, { revoked: jti, expiresAt: new Date(expiresAt as number).toISOString() });
   }
 
   private unauthorized(res: ServerResponse): void {

@@ -38,9 +38,24 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./commands/reload.js")).reloadCommand,
   },
   {
+    name: "tokens",
+    summary: "revoke bearer tokens by jti on a running gateway, list revocations",
+    load: async () => (await import("./commands/tokens.js")).tokensCommand,
+  },
+  {
+    name: "keys",
+    summary: "create, list, rotate and revoke API keys",
+    load: async () => (await import("./commands/keys.js")).keysCommand,
+  },
+  {
     name: "load",
     summary: "load-test a URL at a constant rate or with constant users, with thresholds",
     load: async () => (await import("./commands/load.js")).loadCommand,
+  },
+  {
+    name: "audit",
+    summary: "tamper-evident audit trail: keygen, verify, query, export, prune",
+    load: async () => (await import("./commands/audit.js")).auditCommand,
   },
 ];
 

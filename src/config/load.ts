@@ -20,16 +20,20 @@ export interface LoadOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-/** Reads, validates and resolves a config file; throws ConfigError listing every problem. */
-export function loadConfigFile(file: string, options: LoadOptions = {}): ResolvedConfig {
+/** A config file's text and absolute path; `config_unreadable` naming the file when it cannot be read. */
+export function readConfigFile(file: string): { text: string; absolute: string } {
   const absolute = resolvePath(file);
-  let text: string;
   try {
-    text = readFileSync(absolute, "utf8");
+    return { text: readFileSync(absolute, "utf8"), absolute };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
     throw new BulwarkError("config_unreadable", `cannot read configuration file ${file} (${code})`);
   }
+}
+
+/** Reads, validates and resolves a config file; throws ConfigError listing every problem. */
+export function loadConfigFile(file: string, options: LoadOptions = {}): ResolvedConfig {
+  const { text, absolute } = readConfigFile(file);
   return loadConfigText(text, { ...options, source: file, baseDir: dirname(absolute) });
 }
 
@@ -76,7 +80,7 @@ export function validateConfig(
   if (problems.length > 0 || !parsed.success) throw new ConfigError(options.source, problems);
 
   const config: Config = parsed.data;
-  const violations = checkRules(config, { baseDir: options.baseDir });
+  const violations = checkRules(config, { baseDir: options.baseDir, secretPaths: references.secretPaths });
   if (violations.length > 0) {
     // Rule messages quote values (an address, an origin); one that came from a reference is a secret.
     const secrets = secretValues(references.value, references.secretPaths);
@@ -132,10 +136,47 @@ function issueProblems(
     }));
   }
   if (issue.code === "invalid_union") {
-    // A union of alternatives (number | "30s"): report the most telling branch message.
+    // The branch that got deepest into the value is the one the user meant (an object given
+    // for `object | false` is judged as the object, with every problem inside it); between
+    // branches that failed at the top (number | "30s"), the most telling message wins.
+    const depth = (branch: readonly z.core.$ZodIssue[]) =>
+      Math.max(0, ...branch.map((inner) => inner.path.length));
+    const deepest = issue.errors.reduce<readonly z.core.$ZodIssue[] | undefined>(
+      (best, branch) => (best === undefined || depth(branch) > depth(best) ? branch : best),
+      undefined,
+    );
+    if (deepest && depth(deepest) > 0) {
+      return deepest.flatMap((inner) =>
+        issueProblems({ ...inner, path: [...issue.path, ...inner.path] }, locate),
+      );
+    }
+    const firsts = issue.errors.map((branch) => branch[0]).filter((inner) => inner !== undefined);
+    // Only type mismatches (true given for `object | false`): name every accepted kind.
+    if (
+      firsts.length > 1 &&
+      firsts.every((inner) => inner.code === "invalid_type" || inner.code === "invalid_value")
+    ) {
+      const kinds = firsts.map((inner) =>
+        inner.code === "invalid_type"
+          ? inner.expected
+          : inner.values.map((value) => JSON.stringify(value)).join(" or "),
+      );
+      const missing = firsts.every((inner) => /received undefined$/.test(inner.message));
+      const message = `${missing ? "missing: " : ""}expected ${kinds.join(" or ")}`;
+      return [{ where: locate(issue.path), path: pathKey(issue.path), message }];
+    }
     const nested =
       issue.errors.flat().find((inner) => inner.code !== "invalid_type") ?? issue.errors.flat()[0];
     if (nested) return issueProblems({ ...nested, path: [...issue.path, ...nested.path] }, locate);
+  }
+  if (issue.code === "invalid_type" && /received undefined$/.test(issue.message)) {
+    return [
+      {
+        where: locate(issue.path),
+        path: pathKey(issue.path),
+        message: `missing: expected ${issue.expected}`,
+      },
+    ];
   }
   return [{ where: locate(issue.path), path: pathKey(issue.path), message: lowerFirst(issue.message) }];
 }

@@ -4,6 +4,10 @@
  */
 import { availableParallelism } from "node:os";
 import { isAbsolute, resolve } from "node:path";
+import type { AuditConfig } from "../audit/schema.js";
+import { resolveApiKeysConfig } from "../security/api-keys/schema.js";
+import type { AuthorizeConfig } from "../security/authorization/schema.js";
+import type { LoginEndpointConfig } from "../security/brute-force/schema.js";
 import { type ResolvedRateLimitRule, resolveRateLimit } from "../security/rate-limit/schema.js";
 import { normalizePrefix } from "./rules.js";
 import type {
@@ -37,10 +41,16 @@ export interface ResolvedRoute {
   readonly rewritePrefix: string | null;
   readonly headers: EffectiveHeaders;
   readonly cors: CorsConfig | null;
-  /** Bearer-token authentication; null when the route is open. */
+  /** Authentication; null when the route is open. */
   readonly auth: AuthConfig | null;
+  /** Authorization on the verified identity; null when authentication alone is enough. */
+  readonly authorize: AuthorizeConfig | null;
   readonly limits: { readonly maxBodySize: number };
   readonly rateLimit: readonly ResolvedRateLimitRule[];
+  /** Audit records of every request: true after the response, "required" durable before proxying. */
+  readonly audit: boolean | "required";
+  /** A sign-in route: upstream 401/403 count as failed authentications. null otherwise. */
+  readonly loginEndpoint: Exclude<LoginEndpointConfig, boolean> | null;
 }
 
 export interface ResolvedListener extends ListenerConfig {
@@ -60,6 +70,8 @@ export interface ResolvedConfig {
   readonly defaultHeaders: EffectiveHeaders;
   readonly server: Config["server"] & { readonly workerCount: number };
   readonly logging: Config["logging"];
+  /** The audit trail, with its paths resolved against the config file's directory. */
+  readonly audit: AuditConfig | undefined;
   /** Key paths whose values came from ${env:}/${file:} references; never printed. */
   readonly secretPaths: ReadonlySet<string>;
 }
@@ -88,17 +100,19 @@ function mergeHeaders(
   };
 }
 
-function resolveAuth(
-  route: AuthConfig | false | undefined,
-  defaults: AuthConfig | false | undefined,
-): AuthConfig | null {
-  const auth = route === undefined ? defaults : route;
-  return auth === false || auth === undefined ? null : auth;
+/** A route's own setting wins over the defaults'; false turns the concern off. */
+function overriding<T>(route: T | false | undefined, defaults: T | false | undefined): T | null {
+  const value = route === undefined ? defaults : route;
+  return value === false || value === undefined ? null : value;
 }
 
-function resolveRoute(route: RouteConfig, index: number, defaults: Config["defaults"]): ResolvedRoute {
+function resolveRoute(
+  route: RouteConfig,
+  index: number,
+  defaults: Config["defaults"],
+  ceiling: Config["server"]["rateLimitCeiling"],
+): ResolvedRoute {
   const prefix = normalizePrefix(route.match.pathPrefix);
-  const cors = route.cors === undefined ? defaults.cors : route.cors;
   return {
     name: route.name ?? `route-${index}`,
     index,
@@ -108,13 +122,24 @@ function resolveRoute(route: RouteConfig, index: number, defaults: Config["defau
     upstream: route.upstream,
     rewritePrefix: route.stripPrefix ? "/" : (route.rewritePrefix ?? null),
     headers: mergeHeaders(defaults.headers, route.headers),
-    cors: cors === false || cors === undefined ? null : cors,
-    auth: resolveAuth(route.auth, defaults.auth),
+    cors: overriding(route.cors, defaults.cors),
+    auth: overriding(route.auth, defaults.auth),
+    authorize: overriding(route.authorize, defaults.authorize),
     limits: {
       maxBodySize: route.limits?.maxBodySize ?? defaults.limits?.maxBodySize ?? DEFAULT_MAX_BODY_SIZE,
     },
-    rateLimit: resolveRateLimit(route.rateLimit, defaults.rateLimit),
+    rateLimit: resolveRateLimit(route.rateLimit, defaults.rateLimit, ceiling),
+    audit: route.audit ?? false,
+    loginEndpoint: route.loginEndpoint === true ? {} : route.loginEndpoint ? route.loginEndpoint : null,
   };
+}
+
+function resolveAuditPaths(audit: AuditConfig, inBase: (file: string) => string): AuditConfig {
+  const store =
+    audit.store.type === "jsonl"
+      ? { ...audit.store, dir: inBase(audit.store.dir) }
+      : { ...audit.store, spoolDir: inBase(audit.store.spoolDir) };
+  return { ...audit, store, signingKey: inBase(audit.signingKey) };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -145,13 +170,17 @@ export function resolveConfig(
     })),
     admin: { ...config.admin, ...splitAddress(config.admin.address) },
     upstreams: config.upstreams,
-    routes: config.routes.map((route, index) => resolveRoute(route, index, config.defaults)),
+    routes: config.routes.map((route, index) =>
+      resolveRoute(route, index, config.defaults, config.server.rateLimitCeiling),
+    ),
     defaultHeaders: mergeHeaders(config.defaults.headers, undefined),
     server: {
       ...config.server,
       workerCount: config.server.workers === "auto" ? availableParallelism() : config.server.workers,
+      ...(config.server.apiKeys && { apiKeys: resolveApiKeysConfig(config.server.apiKeys, options.baseDir) }),
     },
     logging: config.logging,
+    audit: config.audit && resolveAuditPaths(config.audit, inBase),
     secretPaths: options.secretPaths,
   };
   return deepFreeze(resolved);

@@ -7,6 +7,7 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { validOriginPattern } from "../security/origins.js";
+import { SESSION_RULES, sessionViolations } from "../security/sessions/config-rules.js";
 import { isLoopbackHost, parseCidr } from "../security/trusted-proxies.js";
 import type { Config, CorsConfig } from "./schema.js";
 
@@ -36,12 +37,25 @@ export const RULES = {
   "redirect-without-https": "a listener redirects to HTTPS but no HTTPS port is known",
   "trusted-proxy-invalid": "a trusted proxy entry is not an IP address or CIDR",
   "trusted-proxy-any": "every address is a trusted proxy, so any client can spoof its address",
-  "rate-limit-redis-url-invalid": "the rate-limit Redis URL is not a redis:// or rediss:// URL with a host",
+  "api-keys-unconfigured": "a route accepts API keys but server.apiKeys (pepper and store) is not set",
+  "api-key-pepper-literal":
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a config reference, written as users write it
+    "the API key pepper is written in the config file instead of a ${file:} or ${env:} reference",
+  "audit-unconfigured":
+    "a route asks for audit records but the audit section (store, signing key) is not set",
+  "authorize-without-auth":
+    "a route authorizes on claims but authenticates nobody, so every request is denied",
+  "redis-url-invalid":
+    "a Redis URL (rate limits, token revocation, brute-force, sessions) is not a redis:// or rediss:// URL with a host",
+  ...SESSION_RULES,
 } as const;
 
 export type RuleId = keyof typeof RULES;
 
-export function checkRules(config: Config, options: { baseDir: string }): RuleViolation[] {
+export function checkRules(
+  config: Config,
+  options: { baseDir: string; secretPaths?: ReadonlySet<string> },
+): RuleViolation[] {
   const violations: RuleViolation[] = [];
   const add = (rule: RuleId, path: (string | number)[], message: string, fix: string) =>
     violations.push({ rule, path, message, fix });
@@ -50,7 +64,11 @@ export function checkRules(config: Config, options: { baseDir: string }): RuleVi
   checkAdmin(config, add);
   checkRoutes(config, add);
   checkTrustedProxies(config, add);
-  checkRateLimitStore(config, add);
+  checkRedisUrls(config, add);
+  checkApiKeys(config, options.secretPaths ?? new Set(), add);
+  for (const violation of sessionViolations(config, options.secretPaths ?? new Set())) {
+    add(violation.rule, violation.path, violation.message, violation.fix);
+  }
   return violations;
 }
 
@@ -259,6 +277,24 @@ function checkRoutes(config: Config, add: Add): void {
       );
     }
     checkCors(route.cors, [...path, "cors"], add);
+    if (route.audit && !config.audit) {
+      add(
+        "audit-unconfigured",
+        [...path, "audit"],
+        `route ${route.name ?? `route-${index}`} asks for audit records, but there is no audit trail`,
+        "add an audit section (store and signingKey; docs/audit.md) or remove audit from the route",
+      );
+    }
+    const authorize = route.authorize === undefined ? config.defaults.authorize : route.authorize;
+    const auth = route.auth === undefined ? config.defaults.auth : route.auth;
+    if (authorize && !auth) {
+      add(
+        "authorize-without-auth",
+        route.authorize === undefined ? ["defaults", "authorize"] : [...path, "authorize"],
+        `route ${route.name ?? `route-${index}`} has authorize but no auth`,
+        "add auth (jwt, apiKey or session) to the route or the defaults, or set authorize: false",
+      );
+    }
   });
 }
 
@@ -288,23 +324,60 @@ function checkTrustedProxies(config: Config, add: Add): void {
   });
 }
 
-function checkRateLimitStore(config: Config, add: Add): void {
-  const store = config.server.rateLimitStore;
-  if (store.type !== "redis") return;
-  let valid = false;
-  try {
-    const url = new URL(store.url);
-    valid = (url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== "";
-  } catch {
-    valid = false;
+/** Every Redis URL the config names: each must be redis:// or rediss:// with a host. */
+function checkRedisUrls(config: Config, add: Add): void {
+  const stores = [
+    [["rateLimitStore"], config.server.rateLimitStore],
+    [["tokenRevocation"], config.server.tokenRevocation],
+    [["bruteForce", "store"], config.server.bruteForce.store],
+    [["apiKeys", "store"], config.server.apiKeys?.store],
+    [["sessions", "store"], config.server.sessions?.store ?? { type: "memory" }],
+  ] as const;
+  for (const [key, store] of stores) {
+    if (store?.type !== "redis") continue;
+    let valid = false;
+    try {
+      const url = new URL(store.url);
+      valid = (url.protocol === "redis:" || url.protocol === "rediss:") && url.hostname !== "";
+    } catch {
+      valid = false;
+    }
+    if (!valid) {
+      add(
+        "redis-url-invalid",
+        ["server", ...key, "url"],
+        // Not quoted: the URL may carry a password written in clear.
+        "this is not a redis:// or rediss:// URL with a host",
+        'write it as "redis://HOST:PORT/DB" (or rediss:// for TLS) and pass a password through an env reference',
+      );
+    }
   }
-  if (!valid) {
+}
+
+function checkApiKeys(config: Config, secretPaths: ReadonlySet<string>, add: Add): void {
+  const apiKeys = config.server.apiKeys;
+  if (apiKeys && !secretPaths.has("server.apiKeys.pepper")) {
     add(
-      "rate-limit-redis-url-invalid",
-      ["server", "rateLimitStore", "url"],
-      // Not quoted: the URL may carry a password written in clear.
-      "this is not a redis:// or rediss:// URL with a host",
-      'write it as "redis://HOST:PORT/DB" (or rediss:// for TLS) and pass a password through an env reference',
+      "api-key-pepper-literal",
+      ["server", "apiKeys", "pepper"],
+      "the pepper is a literal in the config file, where anyone who reads the file can forge key hashes",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a config reference, written as users write it
+      'write pepper: "${file:/run/secrets/bulwark-api-key-pepper}" (make one with: openssl rand -base64 48)',
     );
+  }
+  if (apiKeys) return;
+  const routes: { auth: Config["defaults"]["auth"]; path: (string | number)[] }[] = [
+    { auth: config.defaults.auth, path: ["defaults", "auth", "apiKey"] },
+    ...config.routes.map((route, index) => ({ auth: route.auth, path: ["routes", index, "auth", "apiKey"] })),
+  ];
+  for (const { auth, path } of routes) {
+    if (auth !== false && auth?.apiKey) {
+      add(
+        "api-keys-unconfigured",
+        path,
+        "this route accepts API keys, but no key store is configured",
+        "add server.apiKeys with a pepper reference and a store (docs/security-model.md, API keys)",
+      );
+    }
   }
 }

@@ -5,7 +5,17 @@
  * security key silently ignored is a hole.
  */
 import { z } from "zod";
-import { rateLimitSchema, rateLimitStoreSchema } from "../security/rate-limit/schema.js";
+import { auditSchema, routeAuditSchema } from "../audit/schema.js";
+import { apiKeyAuthSchema, apiKeysSchema } from "../security/api-keys/schema.js";
+import { authorizeSchema } from "../security/authorization/schema.js";
+import { bruteForceSchema, loginEndpointSchema } from "../security/brute-force/schema.js";
+import {
+  rateLimitCeilingSchema,
+  rateLimitSchema,
+  rateLimitStoreSchema,
+} from "../security/rate-limit/schema.js";
+import { tokenRevocationSchema } from "../security/revocation/schema.js";
+import { sessionAuthSchema, sessionSettingsSchema } from "../security/sessions/schema.js";
 import { duration, size } from "./units.js";
 
 const ADDRESS = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
@@ -192,28 +202,38 @@ export const jwtSchema = z
       .array(z.string().min(1))
       .default([])
       .describe("claims a token must carry (besides iss, aud, exp and sub)"),
-    forwardClaims: z
-      .record(headerName, z.string().min(1))
-      .default({})
-      .describe(
-        'request headers sent upstream with a verified claim (dotted path, such as "realm_access.roles"); client-sent copies are always removed',
-      ),
     refreshInterval: duration("how often keys are refetched in the background").default(300_000),
   })
   .describe("bearer JWTs from an OpenID provider");
 
+// Each credential method is a sibling key; a request is authenticated by the first method that
+// accepts it, so a route may take bearer tokens from services and sessions from browsers.
+const AUTH_METHODS = ["jwt", "apiKey", "session"] as const;
+
 export const authSchema = z
   .strictObject({
-    jwt: jwtSchema,
+    jwt: jwtSchema.optional(),
+    apiKey: apiKeyAuthSchema.optional(),
+    session: sessionAuthSchema.optional(),
+    identityHeaders: z
+      .record(headerName, z.string().min(1))
+      .default({})
+      .describe(
+        'request headers sent upstream with a claim of the verified identity (dotted path, such as "sub" or "realm_access.roles"); client-sent copies are always removed',
+      ),
     enforce: z
       .boolean()
       .default(true)
       .describe("refuse unauthenticated requests; false only logs what would be refused (shadow mode)"),
   })
+  .refine((auth) => AUTH_METHODS.some((method) => auth[method] !== undefined), {
+    message: `expected at least one authentication method: ${AUTH_METHODS.join(", ")}`,
+  })
   .describe("authentication required on the route; false turns the defaults' off");
 
 const policyFields = {
   auth: z.union([authSchema, z.literal(false)]).optional(),
+  authorize: z.union([authorizeSchema, z.literal(false)]).optional(),
   headers: headersSchema.optional(),
   cors: z.union([corsSchema, z.literal(false)]).optional(),
   limits: limitsSchema.optional(),
@@ -242,6 +262,8 @@ export const routeSchema = z
       .prefault({})
       .describe("which requests this route takes; the most specific host, then the longest prefix wins"),
     upstream: z.string().min(1).describe("name of the upstream group to proxy to"),
+    loginEndpoint: loginEndpointSchema.optional(),
+    audit: routeAuditSchema.optional(),
     stripPrefix: z.boolean().default(false).describe("remove the matched path prefix before proxying"),
     rewritePrefix: z
       .string()
@@ -278,6 +300,7 @@ export const configSchema = z
       .record(z.string().regex(/^[A-Za-z0-9_.-]+$/), upstreamSchema)
       .describe("named upstream groups"),
     routes: z.array(routeSchema).min(1).describe("routes, matched by host and path prefix"),
+    audit: auditSchema.optional(),
     defaults: z
       .strictObject(policyFields)
       .prefault({})
@@ -293,6 +316,11 @@ export const configSchema = z
           .default([])
           .describe("CIDRs whose X-Forwarded-*/Forwarded headers are trusted; others' are replaced"),
         rateLimitStore: rateLimitStoreSchema,
+        rateLimitCeiling: rateLimitCeilingSchema,
+        sessions: sessionSettingsSchema.optional(),
+        apiKeys: apiKeysSchema.optional(),
+        tokenRevocation: tokenRevocationSchema,
+        bruteForce: bruteForceSchema,
         timeouts: z
           .strictObject({
             clientHeader: duration("time a client has to send the request headers (slowloris)").default(

@@ -15,6 +15,7 @@ import type { ResolvedConfig } from "../config/resolve.js";
 import { watchConfigFile } from "../config/watch.js";
 import { ExitCode } from "../exit-codes.js";
 import { createLogger, flushLogger } from "../observability/logger.js";
+import type { Revocation } from "../security/revocation/deny-list.js";
 import { VERSION } from "../version.js";
 import { GatewayInstance } from "./instance.js";
 import type { ReadinessReport } from "./server.js";
@@ -22,10 +23,14 @@ import type { ReadinessReport } from "./server.js";
 type ToWorker =
   | { type: "bulwark:readiness"; id: number }
   | { type: "bulwark:reload"; id: number }
+  | { type: "bulwark:revoke"; id: number; revocation: Revocation }
+  | { type: "bulwark:revocations"; id: number }
   | { type: "bulwark:shutdown" };
 type FromWorker =
   | { type: "bulwark:readiness"; id: number; report: ReadinessReport }
   | { type: "bulwark:reload"; id: number; applied: boolean; error?: string; details?: string[] }
+  | { type: "bulwark:revoke"; id: number; error?: string }
+  | { type: "bulwark:revocations"; id: number; revocations: Revocation[] }
   | { type: "bulwark:started" };
 
 export interface ClusterOptions {
@@ -132,6 +137,24 @@ export async function runCluster(config: ResolvedConfig, options: ClusterOptions
     return { applied: true };
   };
 
+  // Every worker holds its own deny-list view (memory store) or mirror (Redis): each is told.
+  const revoke = async (revocation: Revocation) => {
+    const answers = await ask<Extract<FromWorker, { type: "bulwark:revoke" }>>(
+      (id) => ({ type: "bulwark:revoke", id, revocation }),
+      5000,
+    );
+    const failed = answers.find((answer) => answer.error !== undefined);
+    if (failed) throw new Error(failed.error);
+    if (answers.length < count) throw new Error(`only ${answers.length} of ${count} workers confirmed`);
+  };
+  const revocations = async () => {
+    const answers = await ask<Extract<FromWorker, { type: "bulwark:revocations" }>>(
+      (id) => ({ type: "bulwark:revocations", id }),
+      2000,
+    );
+    return answers[0]?.revocations ?? [];
+  };
+
   const admin = config.admin.enabled
     ? new AdminServer({
         host: config.admin.host,
@@ -146,6 +169,8 @@ export async function runCluster(config: ResolvedConfig, options: ClusterOptions
           }),
           health: () => ({ version: VERSION, pid: process.pid, workers: count }),
           reload,
+          revoke,
+          revocations,
         },
       })
     : undefined;
@@ -252,6 +277,22 @@ async function runWorker(config: ResolvedConfig, options: ClusterOptions): Promi
           details: [...(result.details ?? [])],
         } satisfies FromWorker),
       );
+    } else if (message.type === "bulwark:revoke") {
+      instance.gateway.revokeToken(message.revocation).then(
+        () => process.send?.({ type: "bulwark:revoke", id: message.id } satisfies FromWorker),
+        (error: Error) =>
+          process.send?.({
+            type: "bulwark:revoke",
+            id: message.id,
+            error: error.message,
+          } satisfies FromWorker),
+      );
+    } else if (message.type === "bulwark:revocations") {
+      process.send?.({
+        type: "bulwark:revocations",
+        id: message.id,
+        revocations: instance.gateway.denyList.list(),
+      } satisfies FromWorker);
     } else if (message.type === "bulwark:shutdown") {
       stop();
     }

@@ -44,6 +44,8 @@ export interface RequestContext {
   errorCode: string | null;
   /** Request body bytes received from the client. */
   bytesIn: number;
+  /** The credential method that accepted or refused the request's credentials ("jwt", "api-key", "session"). */
+  authMethod: string | null;
   /** Who the request is from, once an authentication stage has verified it; null before. */
   identity: Identity | null;
 }
@@ -51,6 +53,8 @@ export interface RequestContext {
 export interface Identity {
   /** Stable subject id (JWT `sub`, API key id). */
   readonly subject: string;
+  /** The credential method that verified it: "jwt", "api-key", "session". */
+  readonly method: string;
   /** Verified claims, for authorization and identity headers. */
   readonly claims: Readonly<Record<string, unknown>>;
 }

@@ -76,6 +76,8 @@ export class GatewayInstance {
             pid: process.pid,
           }),
           reload: () => this.reload("admin api"),
+          revoke: (revocation) => this.gateway.revokeToken(revocation),
+          revocations: async () => this.gateway.denyList.list(),
         },
       });
       await this.admin.start();
@@ -110,10 +112,16 @@ export class GatewayInstance {
         this.gateway.reload(config);
         this.loadedAt = new Date();
         this.metrics.reloads.labels("applied").inc();
+        this.gateway.audit?.record({ action: "config.reload", outcome: "success" });
         this.logger.info({ trigger, source: this.options.configFile }, "configuration reloaded");
         return { applied: true };
       } catch (error) {
         this.metrics.reloads.labels("refused").inc();
+        this.gateway.audit?.record({
+          action: "config.reload",
+          outcome: "failure",
+          reason: isBulwarkError(error) ? error.code : "internal",
+        });
         const message = error instanceof Error ? error.message : String(error);
         const details = isBulwarkError(error) ? error.details : [];
         this.logger.error(

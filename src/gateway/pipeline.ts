@@ -5,12 +5,17 @@
 import type { ResolvedRoute } from "../config/resolve.js";
 import type { RequestContext } from "./context.js";
 import type { Reply, ResponseHead, Services, Stage, StageFactory } from "./stage.js";
+import { auditStage } from "./stages/audit.js";
 import { authnStage } from "./stages/authn.js";
+import { authzStage } from "./stages/authz.js";
+import { bruteForceStage } from "./stages/brute-force.js";
 import { corsStage } from "./stages/cors.js";
+import { csrfStage } from "./stages/csrf.js";
 import { limitsStage } from "./stages/limits.js";
 import { rateLimitStage } from "./stages/rate-limit.js";
 import { requestIdStage } from "./stages/request-id.js";
 import { securityHeadersStage } from "./stages/security-headers.js";
+import { signInStage } from "./stages/sign-in.js";
 import { traceContextStage } from "./stages/trace-context.js";
 
 export const STAGE_ORDER: readonly StageFactory[] = [
@@ -18,8 +23,13 @@ export const STAGE_ORDER: readonly StageFactory[] = [
   traceContextStage,
   securityHeadersStage, // its onResponse runs late, so it sees gateway-made answers too
   corsStage, // preflights are answered before limits or authentication
+  signInStage, // sign-in endpoints and the session lookup, before authn uses it
+  bruteForceStage, // a locked-out client is refused before its credentials are checked
   authnStage, // before limits: an unauthenticated client gets no body read
+  csrfStage, // on session-authenticated requests only, so after authn
+  authzStage, // on the identity authn verified
   rateLimitStage, // before limits: a client over its rate gets no body read
+  auditStage, // audit: required — the access is durable before it happens; only authorized ones
   limitsStage,
 ];
 

@@ -5,13 +5,18 @@
  * unchanged are carried over, keeping their pools, connections and health state.
  */
 import { isDeepStrictEqual } from "node:util";
+import type { AuditTrail } from "../audit/trail.js";
 import type { ResolvedConfig, ResolvedRoute } from "../config/resolve.js";
+import type { ApiKeyVerifier } from "../security/api-keys/verifier.js";
 import type { KeyLog } from "../security/jwt/jwks-cache.js";
 import { JwtKeyRegistry } from "../security/jwt/key-registry.js";
+import { MemoryDenyList, type TokenDenyList } from "../security/revocation/deny-list.js";
+import { SessionServices } from "../security/sessions/session-services.js";
 import { TrustedProxies } from "../security/trusted-proxies.js";
 import { buildChain, type StageChain } from "./pipeline.js";
 import { compileRouter, type Router } from "./router.js";
 import type { Services } from "./stage.js";
+import type { LockoutServices } from "./stages/brute-force.js";
 import { createRateLimitServices, type RateLimitServices } from "./stages/rate-limit.js";
 import { UpstreamGroup } from "./upstream/group.js";
 
@@ -29,6 +34,17 @@ export interface Runtime {
   readonly jwtKeys: JwtKeyRegistry;
   /** The rate-limit store; carried over reloads (its settings cannot change without a restart). */
   readonly rateLimit: RateLimitServices;
+  /** Revoked token ids; carried over reloads like the rate-limit store. */
+  readonly denyList: TokenDenyList;
+  /** Browser sessions (store, signer, OpenID clients) when configured; carried over reloads. */
+  readonly sessions: SessionServices | undefined;
+  /** Failure counts and lock-outs; carried over reloads. */
+  readonly lockouts: LockoutServices | undefined;
+  /** API key verifier; carried over reloads. */
+  readonly apiKeys: ApiKeyVerifier | undefined;
+  /** Audit trail; carried over reloads. */
+  readonly audit: AuditTrail | undefined;
+  readonly log: KeyLog | undefined;
 }
 
 export function fallbackRouteOf(config: ResolvedConfig): ResolvedRoute {
@@ -42,24 +58,57 @@ export function fallbackRouteOf(config: ResolvedConfig): ResolvedRoute {
     headers: config.defaultHeaders,
     cors: null,
     auth: null,
+    authorize: null,
     limits: { maxBodySize: 0 },
     rateLimit: [],
+    loginEndpoint: null,
+    audit: false,
   };
 }
 
 /** Builds a runtime, reusing the unchanged upstream groups of the previous one. */
-export function buildRuntime(
-  config: ResolvedConfig,
-  previous?: Runtime,
-  log?: KeyLog,
-  rateLimitServices?: RateLimitServices,
-): Runtime {
+export interface RuntimeOptions {
+  /** The runtime this one replaces (a reload): unchanged groups and shared stores carry over. */
+  readonly previous?: Runtime | undefined;
+  readonly log?: KeyLog | undefined;
+  /** The gateway's rate-limit store, made once with its logger and metrics. */
+  readonly rateLimit?: RateLimitServices | undefined;
+  /** The gateway's token deny-list, made once. */
+  readonly denyList?: TokenDenyList | undefined;
+  /** The gateway's lock-out store (brute-force protection), made once; absent when disabled. */
+  readonly lockouts?: LockoutServices | undefined;
+  /** The gateway's API key verifier (store and cache), made once; absent without `server.apiKeys`. */
+  readonly apiKeys?: ApiKeyVerifier | undefined;
+  /** The gateway's audit trail (one chain per process), made once; absent without `audit`. */
+  readonly audit?: AuditTrail | undefined;
+}
+
+export function buildRuntime(config: ResolvedConfig, options: RuntimeOptions = {}): Runtime {
+  const { previous, log } = options;
   // The store outlives reloads (its settings need a restart): the gateway creates it once, with
   // its logger and metrics, and every later runtime takes the previous one's.
   const rateLimit =
-    rateLimitServices ?? previous?.rateLimit ?? createRateLimitServices(config.server.rateLimitStore);
+    options.rateLimit ?? previous?.rateLimit ?? createRateLimitServices(config.server.rateLimitStore);
   const jwtKeys = previous?.jwtKeys ?? new JwtKeyRegistry(log);
-  const services: Services = { config, jwtKeys, rateLimit };
+  const denyList = options.denyList ?? previous?.denyList ?? new MemoryDenyList();
+  const sessionSettings = config.server.sessions;
+  const sessions =
+    previous?.sessions ?? (sessionSettings ? new SessionServices(sessionSettings, log) : undefined);
+  const lockouts = options.lockouts ?? previous?.lockouts;
+  const apiKeys = options.apiKeys ?? previous?.apiKeys;
+  const audit = options.audit ?? previous?.audit;
+  // What outlives a reload, made once by the gateway and handed from runtime to runtime.
+  const shared = {
+    jwtKeys,
+    rateLimit,
+    denyList,
+    sessions,
+    lockouts,
+    apiKeys,
+    audit,
+    log: log ?? previous?.log,
+  };
+  const services: Services = { config, ...shared };
   const groups = new Map<string, UpstreamGroup>();
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     const old = previous?.groups.get(name);
@@ -69,7 +118,7 @@ export function buildRuntime(
     );
   }
   // A reload stops refreshing the keys of issuers no route names any more.
-  jwtKeys.retain(config.routes.flatMap((route) => (route.auth ? [route.auth.jwt] : [])));
+  jwtKeys.retain(config.routes.flatMap((route) => (route.auth?.jwt ? [route.auth.jwt] : [])));
   const fallbackRoute = fallbackRouteOf(config);
   return {
     config,
@@ -79,8 +128,7 @@ export function buildRuntime(
     fallbackChain: buildChain(fallbackRoute, services),
     groups,
     trustedProxies: new TrustedProxies(config.server.trustedProxies),
-    jwtKeys,
-    rateLimit,
+    ...shared,
   };
 }
 

@@ -11,6 +11,7 @@ import {
   type IncomingMessage,
   type Server,
   type ServerResponse,
+  STATUS_CODES,
 } from "node:http";
 import {
   createSecureServer as createHttp2Server,
@@ -22,12 +23,19 @@ import {
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from "node:tls";
+import { createAuditMetrics } from "../audit/metrics.js";
+import type { AuditTrail } from "../audit/trail.js";
+import { createAuditTrail } from "../audit/trail.js";
 import type { ResolvedConfig, ResolvedListener, ResolvedRoute } from "../config/resolve.js";
 import { BulwarkError, type ErrorCode, ErrorCodes } from "../errors.js";
 import type { AccessLog, Logger } from "../observability/logger.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { createRedactor, type Redactor } from "../observability/redact.js";
+import { createApiKeyVerifier } from "../security/api-keys/verifier.js";
+import { createDenyList } from "../security/revocation/create.js";
+import type { Revocation, TokenDenyList } from "../security/revocation/deny-list.js";
 import { normalizeAddress } from "../security/trusted-proxies.js";
+import { requestEvent, securityEvent } from "./audit-events.js";
 import type { OutgoingHeaders, RequestContext } from "./context.js";
 import { framingProblem } from "./framing.js";
 import { httpsRedirectHandler } from "./https-redirect.js";
@@ -36,6 +44,7 @@ import { PROBLEM_CONTENT_TYPE, problemBody, rawProblemResponse } from "./problem
 import { parseRequestTarget, rewritePath } from "./request-target.js";
 import { buildRuntime, type Runtime, retiredGroups } from "./runtime.js";
 import type { Reply, ResponseHead } from "./stage.js";
+import { createLockoutServices } from "./stages/brute-force.js";
 import { createRateLimitServices } from "./stages/rate-limit.js";
 import { acceptRequestId } from "./stages/request-id.js";
 import { traceIdsFrom } from "./stages/trace-context.js";
@@ -105,12 +114,21 @@ export class Gateway {
   private idleWaiters: (() => void)[] = [];
 
   constructor(config: ResolvedConfig, options: GatewayOptions) {
-    this.runtime = buildRuntime(
-      config,
-      undefined,
-      options.logger,
-      createRateLimitServices(config.server.rateLimitStore, options),
-    );
+    // Made before anything else: a bad signing key stops the start (fail closed).
+    const audit =
+      config.audit &&
+      createAuditTrail(config.audit, {
+        log: options.logger,
+        observer: createAuditMetrics(options.metrics.registry),
+      });
+    this.runtime = buildRuntime(config, {
+      log: options.logger,
+      audit,
+      rateLimit: createRateLimitServices(config.server.rateLimitStore, options),
+      denyList: createDenyList(config.server.tokenRevocation, options.logger),
+      lockouts: createLockoutServices(config.server.bruteForce, { ...options, audit }),
+      apiKeys: config.server.apiKeys && createApiKeyVerifier(config.server.apiKeys, { log: options.logger }),
+    });
     this.logger = options.logger;
     this.accessLogger = options.accessLogger;
     this.metrics = options.metrics;
@@ -119,6 +137,35 @@ export class Gateway {
 
   get config(): ResolvedConfig {
     return this.runtime.config;
+  }
+
+  /** The token deny-list every bearer-token route checks (admin API: /revocations). */
+  get denyList(): TokenDenyList {
+    return this.runtime.denyList;
+  }
+
+  /** The audit trail of this process, when configured. */
+  get audit(): AuditTrail | undefined {
+    return this.runtime.audit;
+  }
+
+  /** An operator's revocation (admin API), with its audit record. */
+  async revokeToken(revocation: Revocation): Promise<void> {
+    try {
+      await this.runtime.denyList.revoke(revocation);
+      this.runtime.audit?.record({
+        action: "admin.token.revoke",
+        outcome: "success",
+        resource: { id: null },
+      });
+    } catch (error) {
+      this.runtime.audit?.record({
+        action: "admin.token.revoke",
+        outcome: "error",
+        reason: "store_unavailable",
+      });
+      throw error;
+    }
   }
 
   get currentState(): GatewayState {
@@ -177,7 +224,7 @@ export class Gateway {
       throw new BulwarkError("reload_failed", "server settings changed; restart bulwark to apply them");
     }
     const previous = this.runtime;
-    const next = buildRuntime(config, previous);
+    const next = buildRuntime(config, { previous });
     this.runtime = next;
     this.startHealthChecks(next);
     void this.health?.start();
@@ -200,6 +247,8 @@ export class Gateway {
       if (!group.reachable) reasons.push(`upstream ${group.name} has no reachable target`);
     }
     for (const issuer of this.runtime.jwtKeys.pending()) reasons.push(`keys of issuer ${issuer} not loaded`);
+    if (!this.runtime.denyList.ready) reasons.push("token deny-list not loaded");
+    if (this.runtime.apiKeys && !this.runtime.apiKeys.ready) reasons.push("api key store not reached yet");
     return { ready: reasons.length === 0, state: this.state, reasons, upstreams };
   }
 
@@ -243,6 +292,12 @@ export class Gateway {
       [...this.runtime.groups.values()].map((group) => (timedOut ? group.destroy() : group.close())),
     );
     await this.runtime.rateLimit.stores.close();
+    await this.runtime.sessions?.close();
+    await this.runtime.denyList.close();
+    await this.runtime.lockouts?.store.close();
+    await this.runtime.apiKeys?.close();
+    // Last: records of the requests that just drained, then a final signed checkpoint.
+    await this.runtime.audit?.close();
     this.state = "stopped";
   }
 
@@ -536,21 +591,27 @@ export class Gateway {
     else ctx.res.destroy();
   }
 
-  private sendProblem(ctx: RequestContext, chain: StageChain, code: ErrorCode, detail?: string): void {
+  private sendProblem(
+    ctx: RequestContext,
+    chain: StageChain,
+    code: ErrorCode,
+    detail?: string,
+    headers?: OutgoingHeaders,
+  ): void {
     ctx.errorCode ??= code;
     const body = problemBody(code, ctx.requestId, detail);
     this.writeGatewayResponse(
       ctx,
       chain,
       ErrorCodes[code].status,
-      { "content-type": PROBLEM_CONTENT_TYPE, "cache-control": "no-store" },
+      { ...headers, "content-type": PROBLEM_CONTENT_TYPE, "cache-control": "no-store" },
       body,
     );
   }
 
   private sendReply(ctx: RequestContext, chain: StageChain, reply: Reply): void {
     if (reply.problem) {
-      this.sendProblem(ctx, chain, reply.problem.code, reply.problem.detail);
+      this.sendProblem(ctx, chain, reply.problem.code, reply.problem.detail, reply.headers);
       return;
     }
     this.writeGatewayResponse(ctx, chain, reply.status, { ...reply.headers }, reply.body);
@@ -579,6 +640,15 @@ export class Gateway {
     else res.end();
   }
 
+  /** The audit records a finished request makes (audit-events.ts), off the request path. */
+  private recordAudit(ctx: RequestContext, status: number): void {
+    const audit = this.runtime.audit;
+    if (!audit) return;
+    const event = securityEvent(ctx, status);
+    if (event) audit.record(event);
+    if (ctx.route.audit) audit.record(requestEvent(ctx, status));
+  }
+
   private complete(ctx: RequestContext, bytesWrittenAtStart: number): void {
     this.inFlight--;
     this.metrics.inFlight.dec();
@@ -587,6 +657,7 @@ export class Gateway {
     const status = aborted && !res.headersSent ? 499 : res.statusCode;
     const seconds = (performance.now() - ctx.startedAt) / 1000;
     this.metrics.observeRequest(ctx.route.name, ctx.method, status, seconds);
+    this.recordAudit(ctx, status);
     if (this.runtime.config.logging.accessLog && this.accessLogger.enabled) {
       const req = ctx.req;
       // HTTP/2 streams share one socket: count the declared length there, the socket's bytes otherwise.
@@ -643,12 +714,6 @@ export class Gateway {
       refuseSocket(socket, "route_not_found");
       return;
     }
-    const group = runtime.groups.get(route.upstream)!;
-    const upstreamTarget = group.pick();
-    if (!upstreamTarget) {
-      refuseSocket(socket, "no_upstream_target");
-      return;
-    }
     const startedAt = performance.now();
     // Upgrades have no ServerResponse; nothing on the tunnel path writes one.
     const ctx = contextFor(
@@ -659,6 +724,88 @@ export class Gateway {
       arrival,
       startedAt,
     );
+    // An upgrade is a request like any other: authentication, authorization, lock-out, rate
+    // limits and audit decide before a tunnel opens (a WebSocket is never a way around them).
+    const chain = runtime.chains[route.index]!;
+    let stages: ReturnType<typeof runRequestStages>;
+    try {
+      stages = runRequestStages(chain, ctx);
+    } catch (error) {
+      this.refuseUpgrade(ctx, chain, socket, { status: 500, problem: { code: "internal" } }, error);
+      return;
+    }
+    if (stages instanceof Promise) {
+      stages.then(
+        (reply) => this.continueUpgrade(runtime, ctx, chain, socket, head, target, reply),
+        (error: unknown) =>
+          this.refuseUpgrade(ctx, chain, socket, { status: 500, problem: { code: "internal" } }, error),
+      );
+    } else {
+      this.continueUpgrade(runtime, ctx, chain, socket, head, target, stages);
+    }
+  }
+
+  /** Answers a refused upgrade on the raw socket, with the stages' response headers, and closes it. */
+  private refuseUpgrade(
+    ctx: RequestContext,
+    chain: StageChain,
+    socket: Duplex,
+    reply: Reply,
+    error?: unknown,
+  ): void {
+    if (error !== undefined) {
+      this.logger.error(
+        { err: error, requestId: ctx.requestId, route: ctx.route.name },
+        "upgrade failed inside the gateway",
+      );
+    }
+    const code = reply.problem?.code;
+    if (code) ctx.errorCode ??= code;
+    const body = code ? problemBody(code, ctx.requestId, reply.problem?.detail) : (reply.body ?? "");
+    const head: ResponseHead = {
+      status: code ? ErrorCodes[code].status : reply.status,
+      headers: {
+        ...reply.headers,
+        ...(code ? { "content-type": PROBLEM_CONTENT_TYPE } : {}),
+        "cache-control": "no-store",
+      },
+      fromGateway: true,
+    };
+    runResponseStages(chain, ctx, head);
+    head.headers["content-length"] = String(Buffer.byteLength(body));
+    head.headers.connection = "close";
+    let text = `HTTP/1.1 ${head.status} ${STATUS_CODES[head.status] ?? "Error"}\r\n`;
+    for (const [name, value] of Object.entries(head.headers)) {
+      for (const item of [value].flat()) text += `${name}: ${item}\r\n`;
+    }
+    socket.end(`${text}\r\n${body}`, () => socket.destroy());
+    setTimeout(() => socket.destroy(), 5000).unref();
+    this.recordAudit(ctx, head.status);
+  }
+
+  private continueUpgrade(
+    runtime: Runtime,
+    ctx: RequestContext,
+    chain: StageChain,
+    socket: Duplex,
+    head: Buffer,
+    target: { readonly path: string; readonly query: string },
+    reply: Reply | undefined,
+  ): void {
+    if (reply) {
+      this.refuseUpgrade(ctx, chain, socket, reply);
+      return;
+    }
+    if (socket.destroyed) return;
+    const route = ctx.route;
+    const group = runtime.groups.get(route.upstream);
+    const upstreamTarget = group?.pick();
+    if (!group || !upstreamTarget) {
+      this.refuseUpgrade(ctx, chain, socket, { status: 503, problem: { code: "no_upstream_target" } });
+      return;
+    }
+    const req = ctx.req as IncomingMessage;
+    const startedAt = ctx.startedAt;
     ctx.upstreamHeaders["x-request-id"] = ctx.requestId;
     ctx.upstreamHeaders.traceparent = `00-${ctx.traceId}-${ctx.spanId}-${ctx.traceFlags}`;
     const path =
@@ -687,6 +834,7 @@ export class Gateway {
           error,
           msg: "tunnel closed",
         });
+        this.recordAudit(ctx, 101);
         this.checkIdle();
       },
     });
@@ -762,6 +910,7 @@ function contextFor(
     upstreamTarget: null,
     errorCode: null,
     bytesIn: 0,
+    authMethod: null,
     identity: null,
   };
 }

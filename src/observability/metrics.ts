@@ -20,6 +20,7 @@ export class GatewayMetrics {
   readonly rateLimited: Counter<"route" | "rule" | "mode">;
   readonly rateLimitStoreErrors: Counter;
   readonly rateLimitStoreUp: Gauge;
+  readonly lockouts: Counter<"route" | "kind">;
   private readonly requestChildren = new Map<string, Counter.Internal>();
   private readonly durationChildren = new Map<string, Histogram.Internal<"route" | "method">>();
 
@@ -74,6 +75,12 @@ export class GatewayMetrics {
     this.rateLimitStoreErrors = rateLimit.storeErrors;
     this.rateLimitStoreUp = rateLimit.storeUp;
     this.rateLimitStoreUp.set(1);
+    this.lockouts = new client.Counter({
+      name: "bulwark_lockouts_total",
+      help: "Brute-force lock-outs started, by route and kind (ip, account)",
+      labelNames: ["route", "kind"],
+      registers: [this.registry],
+    });
   }
 
   /** Rate-limit metrics, registered here so every feature shares one registry. */

@@ -5,6 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { request } from "undici";
 import { loadConfigFile, validateConfig } from "../../src/config/load.js";
 import type { ResolvedConfig } from "../../src/config/resolve.js";
 import { GatewayInstance } from "../../src/gateway/instance.js";
@@ -22,6 +23,8 @@ export interface TestGateway {
   logs(): Record<string, unknown>[];
   /** Raw log text so far. */
   logText(): string;
+  /** Resolves once /ready answers 200 (issuer keys loaded, upstreams healthy). */
+  waitReady(timeoutMs?: number): Promise<void>;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -93,6 +96,16 @@ async function startResolved(
         .split("\n")
         .filter(Boolean)
         .map((line) => JSON.parse(line) as Record<string, unknown>),
+    async waitReady(timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const response = await request(`http://127.0.0.1:${instance.adminPort}/ready`);
+        await response.body.dump();
+        if (response.statusCode === 200) return;
+        if (Date.now() > deadline) throw new Error("gateway did not become ready");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    },
     async stop(graceMs = 1000) {
       if (stopped) return;
       stopped = true;

@@ -19,9 +19,24 @@ interface SigningKey {
   readonly jwk: JWK;
 }
 
+/** A confidential client for browser sign-in (authorization code flow with PKCE). */
+export interface BrowserClientOptions {
+  readonly redirectUris: string[];
+  readonly postLogoutRedirectUris?: string[];
+  /** Access token lifetime in seconds (short, to exercise refresh); default 3600. */
+  readonly accessTokenTtl?: number;
+}
+
+export const BROWSER_CLIENT_ID = "bulwark-browser";
+export const BROWSER_CLIENT_SECRET = "bulwark-browser-secret-0123456789abcdef";
+/** Roles the provider gives each login name (anyone else gets ["user"]). */
+export const ACCOUNT_ROLES: Record<string, string[]> = { alice: ["clinician", "admin"], bob: ["user"] };
+
 export interface TestOidcProvider {
   /** The issuer URL, e.g. http://127.0.0.1:41234 (loopback, so http is allowed). */
   readonly issuer: string;
+  /** Refresh-token grants the provider answered so far (successful or not). */
+  readonly refreshGrants: number;
   readonly port: number;
   /** Public JWKs of the current key set. */
   publicJwks(): JWK[];
@@ -54,8 +69,12 @@ function publicPart(jwk: JWK): JWK {
   return rest;
 }
 
-export async function startOidcProvider(options: { audience?: string } = {}): Promise<TestOidcProvider> {
+export async function startOidcProvider(
+  options: { audience?: string; browserClient?: BrowserClientOptions } = {},
+): Promise<TestOidcProvider> {
   let keys = await generateSigningKeys();
+  let refreshGrants = 0;
+  const browser = options.browserClient;
   let server: Server | null = null;
   let port = 0;
   let issuer = "";
@@ -76,8 +95,63 @@ export async function startOidcProvider(options: { audience?: string } = {}): Pr
           client_secret: "bulwark-test-secret-0123456789",
           redirect_uris: ["http://127.0.0.1/callback"],
         },
+        ...(browser
+          ? [
+              {
+                client_id: BROWSER_CLIENT_ID,
+                client_secret: BROWSER_CLIENT_SECRET,
+                redirect_uris: browser.redirectUris,
+                post_logout_redirect_uris: browser.postLogoutRedirectUris ?? [],
+                grant_types: ["authorization_code", "refresh_token"],
+                response_types: ["code" as const],
+              },
+            ]
+          : []),
       ],
       cookies: { keys: ["bulwark-test-cookie-key"] },
+      // The devInteractions login form accepts any login; these are the claims an account gets.
+      findAccount: (_ctx, sub) => ({
+        accountId: sub,
+        claims: () => ({
+          sub,
+          name: sub,
+          email: `${sub}@example.test`,
+          roles: ACCOUNT_ROLES[sub] ?? ["user"],
+        }),
+      }),
+      claims: { openid: ["sub"], profile: ["name", "roles"], email: ["email"] },
+      conformIdTokenClaims: false,
+      // A first-party client: no consent screen, the grant is made on the spot.
+      loadExistingGrant: async (ctx) => {
+        const grantId =
+          ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
+        if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+        const grant = new ctx.oidc.provider.Grant({
+          clientId: ctx.oidc.client!.clientId,
+          accountId: ctx.oidc.session!.accountId!,
+        });
+        grant.addOIDCScope("openid profile email offline_access");
+        await grant.save();
+        return grant;
+      },
+      // Refresh tokens without the offline_access/consent dance, rotated on every use.
+      issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed("refresh_token"),
+      rotateRefreshToken: true,
+      ttl: {
+        AccessToken: browser?.accessTokenTtl ?? 3600,
+        AuthorizationCode: 60,
+        IdToken: 3600,
+        RefreshToken: 86_400,
+        Grant: 86_400,
+        Session: 86_400,
+        Interaction: 600,
+      },
+    });
+    provider.on("grant.success", (ctx) => {
+      if (ctx.oidc.params?.grant_type === "refresh_token") refreshGrants++;
+    });
+    provider.on("grant.error", (ctx) => {
+      if (ctx.oidc.params?.grant_type === "refresh_token") refreshGrants++;
     });
     http.on("request", provider.callback());
     server = http;
@@ -100,6 +174,9 @@ export async function startOidcProvider(options: { audience?: string } = {}): Pr
     },
     get port() {
       return port;
+    },
+    get refreshGrants() {
+      return refreshGrants;
     },
     publicJwks: () => keys.map((key) => publicPart(key.jwk)),
     async sign(claims, signOptions = {}) {

@@ -1,23 +1,34 @@
 /**
- * Bearer-token authentication (issue 3 §3). A token from `Authorization: Bearer` is verified
- * against the route's issuer; on success the request carries the identity and the configured
- * claims go upstream in the configured headers. Client-sent copies of those headers are removed
- * on every request, verified or not, so the upstream can trust them. Failures get a 401 with
- * `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3) and a fixed detail; the reason
- * is logged at debug level only. With `enforce: false` (shadow mode) failures are logged and the
- * request goes through without an identity.
+ * Authentication (issue 3 §3–5). The route's credential methods (gateway/credentials/) are asked
+ * in order; the first that finds its credential decides. On success the request carries the
+ * identity and the configured claims go upstream in the configured headers. Client-sent copies of
+ * those headers are removed on every request, verified or not, so the upstream can trust them.
+ * Failures get a 401 with the method's `WWW-Authenticate` challenge (RFC 6750 §3) and a fixed
+ * detail; the reason is logged at debug level only. With `enforce: false` (shadow mode) failures
+ * are logged and the request goes through without an identity.
  */
 import { BulwarkError } from "../../errors.js";
-import { VerifiedTokenCache } from "../../security/jwt/token-cache.js";
-import { bearerToken, claimAt, type JwtPolicy, verifyJwt } from "../../security/jwt/verify.js";
+import { claimAt } from "../../security/jwt/verify.js";
 import type { RequestContext } from "../context.js";
+import { apiKeyMethod } from "../credentials/api-key.js";
+import type { Attempt, CredentialMethod } from "../credentials/credential.js";
+import { jwtMethod } from "../credentials/jwt.js";
+import { sessionMethod } from "../credentials/session.js";
+import { stripRequestHeaders } from "../request-headers.js";
 import type { Reply, StageFactory } from "../stage.js";
 
-// RFC 6750 §3: a request without a token gets the challenge without an error code; a bad token
-// gets error="invalid_token". Neither says more.
-const CHALLENGE_MISSING = 'Bearer realm="bulwark"';
-const CHALLENGE_INVALID = 'Bearer realm="bulwark", error="invalid_token"';
-const DETAIL = "a valid bearer token is required";
+const DETAIL = "valid credentials are required";
+const FORBIDDEN: Reply = {
+  status: 403,
+  problem: { code: "forbidden", detail: "the credentials do not grant access to this resource" },
+};
+const STORE_UNAVAILABLE: Reply = {
+  status: 503,
+  problem: {
+    code: "api_key_store_unavailable",
+    detail: "credentials cannot be checked right now; retry later",
+  },
+};
 
 function claimHeaderValue(value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
@@ -27,62 +38,59 @@ function claimHeaderValue(value: unknown): string | undefined {
   return /^[\t\x20-\x7e\x80-\xff]*$/.test(text) ? text : undefined;
 }
 
-/** Removes every client-sent header whose lower-case name is in `names` (what the proxy forwards). */
-function stripHeaders(ctx: RequestContext, names: ReadonlySet<string>): void {
-  const raw = ctx.req.rawHeaders;
-  for (let index = raw.length - 2; index >= 0; index -= 2) {
-    if (names.has(raw[index]!.toLowerCase())) raw.splice(index, 2);
-  }
-  for (const name of names) delete ctx.req.headers[name];
-}
-
 export const authnStage: StageFactory = (route, services) => {
   const auth = route.auth;
   if (!auth) return null;
-  const registry = services.jwtKeys;
-  if (!registry) throw new BulwarkError("internal", `route ${route.name}: no key registry for bearer tokens`);
-  const { jwt, enforce } = auth;
-  const keys = registry.keysFor({
-    issuer: jwt.issuer,
-    jwksUri: jwt.jwksUri,
-    refreshInterval: jwt.refreshInterval,
-  });
-  const policy: JwtPolicy = {
-    issuer: jwt.issuer,
-    audience: jwt.audience,
-    algorithms: jwt.algorithms,
-    clockSkew: jwt.clockSkew,
-    requiredClaims: jwt.requiredClaims,
-  };
-  const forwarded = Object.entries(jwt.forwardClaims).map(([header, path]) => ({
+  const methods: CredentialMethod[] = [];
+  if (auth.jwt) {
+    const registry = services.jwtKeys;
+    if (!registry)
+      throw new BulwarkError("internal", `route ${route.name}: no key registry for bearer tokens`);
+    methods.push(jwtMethod(auth.jwt, registry, services.denyList));
+  }
+  if (auth.apiKey) {
+    const verifier = services.apiKeys;
+    if (!verifier) throw new BulwarkError("internal", `route ${route.name}: no API key verifier`);
+    methods.push(apiKeyMethod(auth.apiKey, verifier));
+  }
+  if (auth.session) methods.push(sessionMethod(auth.session));
+  const { enforce } = auth;
+  const forwarded = Object.entries(auth.identityHeaders).map(([header, path]) => ({
     header: header.toLowerCase(),
     path: path.split("."),
   }));
   const identityHeaders = new Set(forwarded.map((entry) => entry.header));
-  const log = registry.log;
-  // Per route and per config: a reload (new policy, new keys) starts with an empty cache.
-  const verified = new VerifiedTokenCache(10_000, 60_000, policy.clockSkew);
+  const log = services.log;
   // Requests this stage refused, and with which challenge, for onResponse to add it.
   const challenges = new WeakMap<RequestContext, string>();
+  const missingChallenge = methods.find((method) => method.challenge)?.challenge?.missing;
 
-  function refuse(ctx: RequestContext, reason: string, challenge: string): Reply | undefined {
+  function refuse(
+    ctx: RequestContext,
+    method: string,
+    reason: string,
+    challenge?: string,
+    problem?: "forbidden" | "api_key_store_unavailable",
+  ): Reply | undefined {
     log?.debug(
-      { requestId: ctx.requestId, route: route.name, reason, enforce },
-      enforce ? "bearer token refused" : "bearer token would be refused (shadow mode)",
+      { requestId: ctx.requestId, route: route.name, method, reason, enforce },
+      enforce ? "credentials refused" : "credentials would be refused (shadow mode)",
     );
     if (!enforce) return undefined;
-    challenges.set(ctx, challenge);
+    if (problem === "forbidden") return FORBIDDEN;
+    if (problem === "api_key_store_unavailable") return STORE_UNAVAILABLE;
+    if (challenge !== undefined) challenges.set(ctx, challenge);
     return { status: 401, problem: { code: "unauthorized", detail: DETAIL } };
   }
 
-  function accept(
-    ctx: RequestContext,
-    subject: string,
-    claims: Readonly<Record<string, unknown>>,
-  ): undefined {
-    ctx.identity = { subject, claims };
+  function settle(ctx: RequestContext, method: CredentialMethod, attempt: Attempt): Reply | undefined {
+    ctx.authMethod = method.name;
+    if (!attempt.ok) {
+      return refuse(ctx, method.name, attempt.reason, method.challenge?.invalid, attempt.problem);
+    }
+    ctx.identity = attempt.identity;
     for (const { header, path } of forwarded) {
-      const value = claimHeaderValue(claimAt(claims, path));
+      const value = claimHeaderValue(claimAt(attempt.identity.claims, path));
       if (value !== undefined) ctx.upstreamHeaders[header] = value;
     }
     return undefined;
@@ -91,18 +99,20 @@ export const authnStage: StageFactory = (route, services) => {
   return {
     name: "authn",
     onRequest: function authenticate(ctx) {
-      if (identityHeaders.size > 0) stripHeaders(ctx, identityHeaders);
-      const token = bearerToken(ctx.req.headers.authorization);
-      if (token === null) return refuse(ctx, "no bearer token", CHALLENGE_MISSING);
-      const cacheKey = VerifiedTokenCache.keyOf(token);
-      const cached = verified.get(cacheKey);
-      // A token seen recently is answered synchronously: no signature check, no promise.
-      if (cached) return accept(ctx, cached.subject, cached.claims);
-      return verifyJwt(token, policy, keys).then((result) => {
-        if (!result.ok) return refuse(ctx, result.reason, CHALLENGE_INVALID);
-        verified.set(cacheKey, { subject: result.subject, claims: result.claims });
-        return accept(ctx, result.subject, result.claims);
-      });
+      if (identityHeaders.size > 0) stripRequestHeaders(ctx.req, identityHeaders);
+      for (const method of methods) {
+        const attempt = method.authenticate(ctx);
+        if (attempt === undefined) continue;
+        if (attempt instanceof Promise) return attempt.then((settled) => settle(ctx, method, settled));
+        return settle(ctx, method, attempt);
+      }
+      if (enforce) {
+        for (const method of methods) {
+          const reply = method.onMissing?.(ctx);
+          if (reply) return reply;
+        }
+      }
+      return refuse(ctx, "none", "no credentials", missingChallenge);
     },
     onResponse: function addChallenge(ctx, head) {
       const challenge = challenges.get(ctx);

@@ -68,10 +68,14 @@ export const rateLimitStage: StageFactory = (route, services) => {
     ipv6Prefix: rule.ipv6Prefix,
     params: gcraParams(rule.limit, rule.per, rule.burst),
     parts: rule.key.map(parseKeyPart),
-    prefix: `${keyValue(route.name)}/${keyValue(rule.name)}/`,
+    // A ceiling rule counts across routes: its counters are not per route.
+    prefix: rule.global
+      ? `~global/${keyValue(rule.name)}/`
+      : `${keyValue(route.name)}/${keyValue(rule.name)}/`,
     policy: `"${rule.name}";q=${rule.limit};w=${Math.max(1, Math.ceil(rule.per / 1000))}`,
   }));
   type Rule = (typeof rules)[number];
+  const params = rules.map((rule) => rule.params);
   const policyHeader = rules.map((rule) => rule.policy).join(", ");
   const decided = new WeakMap<RequestContext, readonly GcraDecision[]>();
 
@@ -115,11 +119,18 @@ export const rateLimitStage: StageFactory = (route, services) => {
       } catch {
         return failed();
       }
-      const results = rules.map((rule) => store.take(keyOf(rule, ctx), rule.params));
-      if (results.some((result) => result instanceof Promise)) {
-        return Promise.all(results).then((decisions) => conclude(ctx, decisions), failed);
+      let results: ReturnType<typeof store.takeAll>;
+      try {
+        results = store.takeAll(
+          rules.map((rule) => keyOf(rule, ctx)),
+          params,
+        );
+      } catch {
+        return failed();
       }
-      return conclude(ctx, results as GcraDecision[]);
+      return results instanceof Promise
+        ? results.then((decisions) => conclude(ctx, decisions), failed)
+        : conclude(ctx, results);
     },
     onResponse: function rateLimitHeaders(ctx, head) {
       const decisions = decided.get(ctx);

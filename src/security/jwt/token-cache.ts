@@ -1,12 +1,16 @@
 /**
  * Recently verified tokens, so a client that sends the same bearer token on every request pays
  * for one signature check, not one per request (Envoy's JWT filter caches the same way). An
- * entry is the SHA-256 of the exact token string, so only a byte-identical token hits. It lives
+ * entry is keyed by the exact token string, so only a byte-identical token hits; tokens over
+ * 2 KiB are keyed by their SHA-256 instead, which bounds the cache's memory (10,000 entries of
+ * at most 2 KiB of key) while typical tokens skip the hash on every request. It lives
  * until the token's `exp` (plus the clock skew) or `maxAgeMs`, whichever comes first: the short
  * bound limits how long a token stays accepted after its signing key is withdrawn from the JWKS.
  * Bounded in entries; the oldest are dropped first.
  */
 import { createHash } from "node:crypto";
+
+const MAX_RAW_KEY = 2048;
 
 export interface CachedIdentity {
   readonly subject: string;
@@ -28,7 +32,9 @@ export class VerifiedTokenCache {
   ) {}
 
   static keyOf(token: string): string {
-    return createHash("sha256").update(token).digest("base64");
+    // A SHA-256 digest in base64 is 44 characters with "=" at the end, which no compact JWS has,
+    // so a hashed key can never equal a raw one.
+    return token.length <= MAX_RAW_KEY ? token : createHash("sha256").update(token).digest("base64");
   }
 
   get(key: string): CachedIdentity | undefined {

@@ -34,6 +34,10 @@ export class MemoryStore implements RateLimitStore {
     return this.entries.size;
   }
 
+  takeAll(keys: readonly string[], params: readonly GcraParams[]): GcraDecision[] {
+    return keys.map((key, index) => this.take(key, params[index]!));
+  }
+
   take(key: string, params: GcraParams): GcraDecision {
     const now = this.clock();
     const stored = this.entries.get(key);

@@ -8,7 +8,8 @@
  * queue, no retries) and the caller applies the configured fail mode. The observer hears every
  * error, but a state change (up → down → up) only once each way.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { RedisLink } from "../redis-link.js";
 import { type GcraDecision, type GcraParams, gcraDecision } from "./gcra.js";
 import type { RateLimitStore, StoreObserver } from "./store.js";
 
@@ -30,8 +31,35 @@ end
 return {0, ahead}
 `;
 
+// The same step for each of several keys, on one clock reading: ARGV holds interval, capacity
+// per key; returns {admitted, ahead} per key, flattened. One script run per request however many
+// rules the route has. The keys of one call may lie in different Redis Cluster slots: with
+// `singleSlot` (Redis Cluster behind a cluster-aware proxy) every key gets its own call instead.
+const GCRA_MANY_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local out = {}
+for i = 1, #KEYS do
+  local interval = tonumber(ARGV[2 * i - 1])
+  local capacity = tonumber(ARGV[2 * i])
+  local tat = tonumber(redis.call('GET', KEYS[i]))
+  if tat == nil or tat < now then tat = now end
+  local nxt = tat + interval
+  local ahead = nxt - now
+  if ahead <= capacity * interval then
+    redis.call('SET', KEYS[i], string.format('%.0f', nxt), 'PX', math.ceil((nxt - now) / 1000))
+    out[2 * i - 1] = 1
+  else
+    out[2 * i - 1] = 0
+  end
+  out[2 * i] = ahead
+end
+return out
+`;
+
 type GcraClient = Redis & {
   bulwarkGcra(key: string, interval: number, capacity: number): Promise<[number, number]>;
+  bulwarkGcraMany(...args: (string | number)[]): Promise<number[]>;
 };
 
 export interface RedisStoreOptions {
@@ -39,76 +67,55 @@ export interface RedisStoreOptions {
   /** Longest wait for one decision, in milliseconds. */
   readonly timeout: number;
   readonly keyPrefix: string;
+  /** One call per key, so every command touches one Cluster slot. */
+  readonly singleSlot?: boolean;
 }
 
 export class RedisStore implements RateLimitStore {
   readonly kind = "redis";
-  private client: GcraClient | undefined;
-  /** Until the first connection is up, decisions wait for it (at most `timeout`). */
-  private firstReady: Promise<void> | undefined;
-  private up = true;
+  private readonly link: RedisLink<GcraClient>;
 
   constructor(
     private readonly options: RedisStoreOptions,
-    private readonly observer: StoreObserver,
-  ) {}
-
-  /** Created on first use, so building a runtime stays synchronous and cheap. */
-  private connection(): GcraClient {
-    if (this.client) return this.client;
-    const client = new Redis(this.options.url, {
-      lazyConnect: false,
-      // Decisions issued in the same tick (several rules, concurrent requests) go out in one
-      // write and come back in one read, instead of a round trip each.
-      enableAutoPipelining: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: this.options.timeout,
-      connectTimeout: Math.max(this.options.timeout, 1000),
-      retryStrategy: (times) => Math.min(100 * times, 1000),
-    }) as GcraClient;
-    client.defineCommand("bulwarkGcra", { numberOfKeys: 1, lua: GCRA_SCRIPT });
-    // Connection errors surface through failed commands; without a listener ioredis prints them.
-    client.on("error", () => {});
-    this.firstReady = new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, this.options.timeout).unref();
-      client.once("ready", () => {
-        clearTimeout(timer);
-        this.firstReady = undefined;
-        resolve();
-      });
+    observer: StoreObserver,
+  ) {
+    this.link = new RedisLink<GcraClient>({
+      url: options.url,
+      timeout: options.timeout,
+      commands: {
+        bulwarkGcra: { numberOfKeys: 1, lua: GCRA_SCRIPT },
+        bulwarkGcraMany: { lua: GCRA_MANY_SCRIPT },
+      },
+      onError: () => observer.error(),
+      onStateChange: (up, reason) => observer.stateChanged(up, reason),
     });
-    this.client = client;
-    return client;
   }
 
-  async take(key: string, params: GcraParams): Promise<GcraDecision> {
-    try {
-      const client = this.connection();
-      if (this.firstReady) await this.firstReady;
+  async takeAll(keys: readonly string[], params: readonly GcraParams[]): Promise<GcraDecision[]> {
+    if (keys.length === 1 || this.options.singleSlot) {
+      return Promise.all(keys.map((key, index) => this.take(key, params[index]!)));
+    }
+    return this.link.run(async (client) => {
+      const args: (string | number)[] = [keys.length];
+      for (const key of keys) args.push(`${this.options.keyPrefix}{${key}}`);
+      for (const param of params) args.push(param.interval, param.capacity);
+      const flat = await client.bulwarkGcraMany(...args);
+      return params.map((param, index) => gcraDecision(flat[2 * index] === 1, flat[2 * index + 1]!, param));
+    });
+  }
+
+  take(key: string, params: GcraParams): Promise<GcraDecision> {
+    return this.link.run(async (client) => {
       const [admitted, ahead] = await client.bulwarkGcra(
         `${this.options.keyPrefix}{${key}}`,
         params.interval,
         params.capacity,
       );
-      if (!this.up) {
-        this.up = true;
-        this.observer.stateChanged(true);
-      }
       return gcraDecision(admitted === 1, ahead, params);
-    } catch (error) {
-      this.observer.error();
-      if (this.up) {
-        this.up = false;
-        this.observer.stateChanged(false, (error as Error).message);
-      }
-      throw error;
-    }
+    });
   }
 
-  async close(): Promise<void> {
-    const client = this.client;
-    this.client = undefined;
-    if (client) client.disconnect();
+  close(): Promise<void> {
+    return this.link.close();
   }
 }

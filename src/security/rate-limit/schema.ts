@@ -44,6 +44,13 @@ export const rateLimitSchema = z
   .union([z.array(rateLimitRuleSchema).min(1), z.literal(false)])
   .describe("rate-limit rules, each counted separately; false turns the defaults' off");
 
+export const rateLimitCeilingSchema = z
+  .array(rateLimitRuleSchema)
+  .default([])
+  .describe(
+    "global ceiling: rules applied to every route on top of its own, each counted once across all routes (a route cannot turn them off)",
+  );
+
 export const rateLimitStoreSchema = z
   .discriminatedUnion("type", [
     z
@@ -70,6 +77,12 @@ export const rateLimitStoreSchema = z
           .describe("when Redis is unreachable: let requests through (open) or answer 503 (closed)"),
         timeout: duration("longest wait for one decision before the fail mode applies").default(250),
         keyPrefix: z.string().default("bulwark:rl:").describe("prefix of every Redis key"),
+        singleSlot: z
+          .boolean()
+          .default(false)
+          .describe(
+            "one script call per rule, each on one key (for Redis Cluster behind a cluster-aware proxy); default: one call per request for all of a route's rules",
+          ),
       })
       .describe("shared store"),
   ])
@@ -88,22 +101,33 @@ export interface ResolvedRateLimitRule {
   readonly burst: number;
   readonly ipv6Prefix: number;
   readonly enforce: boolean;
+  /** A global ceiling rule: one counter per key across every route. */
+  readonly global: boolean;
 }
 
 /** The route's rules, or the defaults' when the route has none; false turns them off. */
 export function resolveRateLimit(
   route: readonly RateLimitRuleConfig[] | false | undefined,
   defaults: readonly RateLimitRuleConfig[] | false | undefined,
+  ceiling: readonly RateLimitRuleConfig[] = [],
 ): readonly ResolvedRateLimitRule[] {
-  const rules = route === undefined ? defaults : route;
-  if (!rules) return [];
+  const rules = (route === undefined ? defaults : route) || [];
+  return [...resolveRules(rules, "rule", false), ...resolveRules(ceiling, "global", true)];
+}
+
+function resolveRules(
+  rules: readonly RateLimitRuleConfig[],
+  prefix: string,
+  global: boolean,
+): ResolvedRateLimitRule[] {
   return rules.map((rule, index) => ({
-    name: rule.name ?? `rule-${index}`,
+    name: rule.name ?? `${prefix}-${index}`,
     key: [rule.key].flat(),
     limit: rule.limit,
     per: rule.per,
     burst: rule.burst,
     ipv6Prefix: rule.ipv6Prefix,
     enforce: rule.enforce,
+    global,
   }));
 }

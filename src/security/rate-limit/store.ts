@@ -5,6 +5,11 @@ export interface RateLimitStore {
   readonly kind: "memory" | "redis";
   /** Decides for one key. Rejects only when the store cannot decide (Redis unreachable). */
   take(key: string, params: GcraParams): GcraDecision | Promise<GcraDecision>;
+  /**
+   * Decides for several keys (a route's rules) at once: the same as one take() per key, in one
+   * call (one Redis round trip and one script run instead of one per rule).
+   */
+  takeAll(keys: readonly string[], params: readonly GcraParams[]): GcraDecision[] | Promise<GcraDecision[]>;
   close(): Promise<void>;
 }
 

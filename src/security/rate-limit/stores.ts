@@ -15,6 +15,7 @@ export type StoreSettings =
       readonly failMode: "open" | "closed";
       readonly timeout: number;
       readonly keyPrefix: string;
+      readonly singleSlot: boolean;
     };
 
 export class RateLimitStores {
@@ -36,7 +37,12 @@ export class RateLimitStores {
         settings.type === "memory"
           ? new MemoryStore(settings.maxKeys)
           : new RedisStore(
-              { url: settings.url, timeout: settings.timeout, keyPrefix: settings.keyPrefix },
+              {
+                url: settings.url,
+                timeout: settings.timeout,
+                keyPrefix: settings.keyPrefix,
+                singleSlot: settings.singleSlot,
+              },
               this.observer,
             );
     }

@@ -25,17 +25,6 @@ function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
 }
 
-async function waitReady(gw: TestGateway, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const response = await request(`${gw.adminUrl}/ready`);
-    await response.body.dump();
-    if (response.statusCode === 200) return;
-    if (Date.now() > deadline) throw new Error("gateway did not become ready");
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** A refusal that names nothing about the token. */
 function assertRefused(
   result: { status: number; headers: Record<string, unknown>; text: string },
@@ -46,7 +35,7 @@ function assertRefused(
   const body = JSON.parse(result.text) as Record<string, unknown>;
   assert.equal(body.code, "unauthorized");
   assert.equal(body.title, "authentication required");
-  assert.equal(body.detail, "a valid bearer token is required");
+  assert.equal(body.detail, "valid credentials are required");
   assert.equal(
     result.headers["www-authenticate"],
     invalid ? 'Bearer realm="bulwark", error="invalid_token"' : 'Bearer realm="bulwark"',
@@ -62,11 +51,8 @@ describe("bearer tokens", () => {
   before(async () => {
     idp = await startOidcProvider();
     upstream = await startUpstream();
-    const jwt = {
-      issuer: idp.issuer,
-      audience: "api",
-      forwardClaims: { "X-User": "sub", "X-Roles": "realm_access.roles" },
-    };
+    const jwt = { issuer: idp.issuer, audience: "api" };
+    const identityHeaders = { "X-User": "sub", "X-Roles": "realm_access.roles" };
     gw = await startGateway({
       logging: { level: "debug" },
       upstreams: { app: { targets: [upstream.url] } },
@@ -76,7 +62,7 @@ describe("bearer tokens", () => {
           match: { pathPrefix: "/api" },
           upstream: "app",
           rewritePrefix: "/echo",
-          auth: { jwt },
+          auth: { jwt, identityHeaders },
         },
         {
           name: "tenant",
@@ -90,12 +76,12 @@ describe("bearer tokens", () => {
           match: { pathPrefix: "/shadow" },
           upstream: "app",
           rewritePrefix: "/echo",
-          auth: { jwt, enforce: false },
+          auth: { jwt, identityHeaders, enforce: false },
         },
         { name: "open", match: { pathPrefix: "/open" }, upstream: "app", rewritePrefix: "/echo" },
       ],
     });
-    await waitReady(gw);
+    await gw.waitReady();
   });
 
   after(async () => {
@@ -200,7 +186,7 @@ describe("bearer tokens", () => {
   test("the refusal reason is logged at debug level only, never the token", async () => {
     const token = await idp.sign({ aud: "other" });
     await call(gw, "/api", bearer(token));
-    const lines = gw.logs().filter((line) => line.msg === "bearer token refused");
+    const lines = gw.logs().filter((line) => line.msg === "credentials refused");
     assert.ok(lines.some((line) => line.level === "debug" && /aud/.test(String(line.reason))));
     assert.ok(!gw.logText().includes(token));
   });
@@ -210,7 +196,7 @@ describe("bearer tokens", () => {
     assert.equal(result.status, 200);
     const echo = JSON.parse(result.text) as Echo;
     assert.equal(echo.headers["x-user"], undefined);
-    assert.ok(gw.logs().some((line) => line.msg === "bearer token would be refused (shadow mode)"));
+    assert.ok(gw.logs().some((line) => line.msg === "credentials would be refused (shadow mode)"));
   });
 
   test("routes without auth are untouched", async () => {
@@ -256,7 +242,7 @@ describe("issuer keys over time", () => {
     assert.match(await response.body.text(), /keys of issuer http:\/\/127\.0\.0\.1:\d+ not loaded/);
     assertRefused(await call(gw, "/", bearer(await idp.sign({}))));
     await idp.start();
-    await waitReady(gw);
+    await gw.waitReady();
     assert.equal((await call(gw, "/", bearer(await idp.sign({})))).status, 200);
   });
 

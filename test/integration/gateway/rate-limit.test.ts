@@ -117,3 +117,37 @@ describe("rate limiting (memory store)", () => {
     assert.equal((await send("beta")).statusCode, 200);
   });
 });
+
+describe("rate limiting: global ceiling", () => {
+  test("a ceiling rule is counted once across routes and cannot be turned off by a route", async () => {
+    const upstream = await startUpstream();
+    const gw = await startGateway({
+      server: { rateLimitCeiling: [{ name: "ceiling", key: "ip", limit: 4, per: "1m" }] },
+      upstreams: { app: { targets: [upstream.url] } },
+      routes: [
+        {
+          name: "a",
+          match: { pathPrefix: "/a" },
+          upstream: "app",
+          rateLimit: [{ name: "own", limit: 100, per: "1m" }],
+        },
+        { name: "b", match: { pathPrefix: "/b" }, upstream: "app", rateLimit: false },
+      ],
+    });
+    try {
+      const statuses: number[] = [];
+      for (const path of ["/a", "/b", "/a", "/b", "/a", "/b"]) {
+        const response = await request(`${gw.url}${path}`);
+        await response.body.dump();
+        statuses.push(response.statusCode);
+        if (path === "/b" && statuses.length === 2) {
+          assert.equal(response.headers["ratelimit-policy"], '"ceiling";q=4;w=60');
+        }
+      }
+      assert.deepEqual(statuses, [200, 200, 200, 200, 429, 429]);
+    } finally {
+      await gw.stop();
+      await upstream.close();
+    }
+  });
+});

@@ -25,11 +25,24 @@ const UPSTREAM = `upstreams:
 const MINIMAL = `${UPSTREAM}routes:
   - upstream: app
 `;
+/** A route with browser sign-in (lines 5-12), without server settings. */
+const sessionRoute = (redirectUrl = "https://app.example.com/.bulwark/auth/callback") => `${UPSTREAM}routes:
+  - upstream: app
+    auth:
+      session:
+        issuer: https://idp.example.com
+        clientId: app
+        clientSecret: "\${file:session-secret}"
+        redirectUrl: ${redirectUrl}
+`;
+const SESSION_SERVER = `server:\n  sessions:\n    secret: "\${file:session-secret}"\n`;
 
 let dir: string;
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "bulwark-config-test-"));
+  await writeFile(join(dir, "session-secret"), "0123456789abcdef0123456789abcdef\n");
+  await writeFile(join(dir, "short-secret"), "short-secret\n");
 });
 
 after(async () => {
@@ -104,8 +117,11 @@ describe("a valid config", () => {
         headers: { profile: "strict", set: {}, keepUpstream: [], stripBanners: true },
         cors: null,
         auth: null,
+        authorize: null,
         limits: { maxBodySize: 1024 * 1024 },
         rateLimit: [],
+        audit: false,
+        loginEndpoint: null,
       },
     ]);
     assert.deepEqual(config.upstreams.app, {
@@ -123,6 +139,17 @@ describe("a valid config", () => {
       timeouts: { clientHeader: 10_000, bodyIdle: 30_000, keepAlive: 5000, shutdownGrace: 30_000 },
       limits: { maxHeaderSize: 16 * 1024, maxUrlLength: 8 * 1024 },
       rateLimitStore: { type: "memory", maxKeys: 100_000 },
+      tokenRevocation: { type: "memory", maxEntries: 100_000 },
+      rateLimitCeiling: [],
+      bruteForce: {
+        enabled: true,
+        maxFailures: 5,
+        maxCredentialFailures: 50,
+        window: 900_000,
+        lockout: 60_000,
+        maxLockout: 3_600_000,
+        store: { type: "memory", maxKeys: 100_000 },
+      },
     });
     assert.deepEqual(config.logging, { level: "info", accessLog: true, redact: [] });
     assert.deepEqual(config.defaultHeaders, {
@@ -290,6 +317,23 @@ describe("problems are positioned and reported together", () => {
         message: "unknown key; check its spelling against `bulwark config schema`",
       },
     ]);
+  });
+
+  test("inside `object | false`, an object is judged as the object: each missing key named", () => {
+    const problems = problemsOf(`${UPSTREAM}routes:
+  - upstream: app
+    auth: { jwt: { issuer: https://idp.example.com } }
+  - upstream: app
+    match: { pathPrefix: /b }
+    auth: true
+`);
+    assert.deepEqual(
+      problems.map((problem) => [problem.path, problem.message]),
+      [
+        ["routes[0].auth.jwt.audience", "missing: expected string or array"],
+        ["routes[1].auth", "expected object or false"],
+      ],
+    );
   });
 
   test("unknown keys at the top level and inside a flow mapping are located too", () => {
@@ -606,6 +650,34 @@ describe("fail-closed rules", () => {
 
   /** One config per rule that breaks that rule and no other. */
   const CASES: Record<RuleId, readonly RuleCase[]> = {
+    "api-keys-unconfigured": [
+      {
+        text: `${UPSTREAM}routes:\n  - upstream: app\n    auth: { apiKey: {} }\n`,
+        path: "routes[0].auth.apiKey",
+        where: "bulwark.yaml:6:21",
+      },
+    ],
+    "api-key-pepper-literal": [
+      {
+        text: `${MINIMAL}server:\n  apiKeys:\n    pepper: ${"p".repeat(40)}\n`,
+        path: "server.apiKeys.pepper",
+        where: "bulwark.yaml:8:13",
+      },
+    ],
+    "audit-unconfigured": [
+      {
+        text: `${UPSTREAM}routes:\n  - upstream: app\n    audit: required\n`,
+        path: "routes[0].audit",
+        where: "bulwark.yaml:6:12",
+      },
+    ],
+    "authorize-without-auth": [
+      {
+        text: `${UPSTREAM}routes:\n  - upstream: app\n    authorize: { roles: [admin] }\n`,
+        path: "routes[0].authorize",
+        where: "bulwark.yaml:6:16",
+      },
+    ],
     "cors-wildcard-credentials": [
       {
         text: `${MINIMAL}defaults:\n  cors:\n    origins: ["*"]\n    credentials: true\n`,
@@ -774,11 +846,86 @@ describe("fail-closed rules", () => {
         where: "bulwark.yaml:7:20",
       },
     ],
-    "rate-limit-redis-url-invalid": [
+    "redis-url-invalid": [
       {
         text: `${MINIMAL}server:\n  rateLimitStore:\n    type: redis\n    url: http://127.0.0.1:6379\n`,
         path: "server.rateLimitStore.url",
         where: "bulwark.yaml:9:10",
+      },
+      {
+        text: `${MINIMAL}server:\n  tokenRevocation:\n    type: redis\n    url: "redis://"\n`,
+        path: "server.tokenRevocation.url",
+        where: "bulwark.yaml:9:10",
+      },
+      {
+        text: `${sessionRoute()}${SESSION_SERVER}    store: { type: redis, url: "http://127.0.0.1:6379" }\n`,
+        path: "server.sessions.store.url",
+        where: "bulwark.yaml:15:32",
+      },
+    ],
+    "session-secret-missing": [
+      {
+        text: sessionRoute(),
+        path: "routes[0].auth.session",
+        where: "bulwark.yaml:8:9",
+      },
+    ],
+    "session-secret-short": [
+      {
+        text: `${sessionRoute()}server:\n  sessions:\n    secret: "\${file:short-secret}"\n`,
+        path: "server.sessions.secret",
+        where: "bulwark.yaml:14:13",
+      },
+      {
+        text: `${sessionRoute()}${SESSION_SERVER}    previousSecrets: ["\${file:short-secret}"]\n`,
+        path: "server.sessions.previousSecrets[0]",
+        where: "bulwark.yaml:15:23",
+      },
+    ],
+    "session-secret-literal": [
+      {
+        text: `${sessionRoute()}server:\n  sessions:\n    secret: "0123456789abcdef0123456789abcdef"\n`,
+        path: "server.sessions.secret",
+        where: "bulwark.yaml:14:13",
+      },
+      {
+        text: `${sessionRoute()}${SESSION_SERVER}    previousSecrets: ["0123456789abcdef0123456789abcdef-old"]\n`,
+        path: "server.sessions.previousSecrets[0]",
+        where: "bulwark.yaml:15:23",
+      },
+    ],
+    "session-client-secret-literal": [
+      {
+        text: `${sessionRoute().replace('"${file:session-secret}"', "in-clear")}${SESSION_SERVER}`,
+        path: "routes[0].auth.session.clientSecret",
+        where: "bulwark.yaml:10:23",
+      },
+    ],
+    "session-redirect-insecure": [
+      {
+        text: `${sessionRoute("http://app.example.com/.bulwark/auth/callback")}${SESSION_SERVER}`,
+        path: "routes[0].auth.session.redirectUrl",
+        where: "bulwark.yaml:11:22",
+      },
+    ],
+    "session-store-per-process": [
+      {
+        text: `${sessionRoute()}${SESSION_SERVER}  workers: 2\n`,
+        path: "server.sessions.store",
+        where: "bulwark.yaml:14:5",
+      },
+    ],
+    "session-redirect-unrouted": [
+      {
+        text: `${sessionRoute("https://app.example.com/auth/callback")}${SESSION_SERVER}`,
+        path: "routes[0].auth.session.redirectUrl",
+        where: "bulwark.yaml:11:22",
+      },
+      {
+        // The callback path is taken by /other, which has no sign-in.
+        text: `${sessionRoute("https://app.example.com/other/.bulwark/auth/callback")}  - upstream: app\n    match: { pathPrefix: /other }\n${SESSION_SERVER}`,
+        path: "routes[0].auth.session.redirectUrl",
+        where: "bulwark.yaml:11:22",
       },
     ],
   };
@@ -813,6 +960,12 @@ describe("fail-closed rules", () => {
     load(`${MINIMAL}listeners:\n  - address: 0.0.0.0:8080\n    redirectToHttps: { port: 443 }\n`);
     load(`${MINIMAL}server:\n  trustedProxies: [10.0.0.0/8, "fd00::/8", 192.168.1.10]\n`);
     load(`${MINIMAL}defaults:\n  cors: { origins: ["*"] }\n`);
+    load(
+      `${UPSTREAM}routes:\n  - upstream: app\n    auth: { apiKey: {} }\nserver:\n  apiKeys:\n    pepper: \${env:PEPPER}\n`,
+      {
+        env: { PEPPER: "p".repeat(40) },
+      },
+    );
     load(
       `${MINIMAL}defaults:\n  cors: { origins: ["https://*.example.com", "http://localhost:3000"], credentials: true }\n`,
     );

@@ -136,8 +136,8 @@ describe("auth config", () => {
       env: {},
     });
     const auth = config.routes[0]!.auth!;
-    assert.deepEqual(auth.jwt.algorithms, ["RS256", "ES256"]);
-    assert.equal(auth.jwt.clockSkew, 30_000);
+    assert.deepEqual(auth.jwt?.algorithms, ["RS256", "ES256"]);
+    assert.equal(auth.jwt?.clockSkew, 30_000);
     assert.equal(auth.enforce, true);
   });
 

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Redis } from "ioredis";
 import { gcraParams } from "../../../src/security/rate-limit/gcra.js";
+import { MemoryStore } from "../../../src/security/rate-limit/memory-store.js";
 import { RedisStore } from "../../../src/security/rate-limit/redis-store.js";
 import { startRedis, type TestRedis } from "../../support/redis.js";
 
@@ -51,6 +52,42 @@ describe("redis store", () => {
     const denied = decisions[7]!;
     assert.ok(denied.retryAfter > 11_000_000 && denied.retryAfter <= 12_000_000, String(denied.retryAfter));
     assert.ok(denied.reset > 83_000_000 && denied.reset <= 84_000_000, String(denied.reset));
+  });
+
+  test("takeAll decides several rules in one script run, exactly as the memory store does", async () => {
+    const params = [gcraParams(3, 60_000, 0), gcraParams(5, 60_000, 1)];
+    const keys = ["route/a/ip:5.6.7.8|", "route/b/s:alice|"];
+    const memory = new MemoryStore(100);
+    const calls = async () =>
+      Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info("commandstats"))?.[1] ?? 0) +
+      Number(/cmdstat_eval:calls=(\d+)/.exec(await admin.info("commandstats"))?.[1] ?? 0);
+    const before = await calls();
+    for (let i = 0; i < 8; i++) {
+      const shared = await store.takeAll(keys, params);
+      const local = memory.takeAll(keys, params);
+      assert.deepEqual(
+        shared.map((d) => [d.allowed, d.remaining]),
+        local.map((d) => [d.allowed, d.remaining]),
+        `request ${i + 1}`,
+      );
+    }
+    assert.equal((await calls()) - before, 8, "one script run per request, not one per rule");
+    // singleSlot: one call per key, each touching one Cluster slot, with the same decisions.
+    const perKey = new RedisStore(
+      { url: redis.url, timeout: 250, keyPrefix: "test:rl:slot:", singleSlot: true },
+      { error() {}, stateChanged() {} },
+    );
+    try {
+      const start = await calls();
+      const decisions = await perKey.takeAll(keys, params);
+      assert.deepEqual(
+        decisions.map((d) => d.allowed),
+        [true, true],
+      );
+      assert.equal((await calls()) - start, 2);
+    } finally {
+      await perKey.close();
+    }
   });
 
   test("keys carry a hash tag and expire when the allowance is full again", async () => {

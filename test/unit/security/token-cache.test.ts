@@ -45,3 +45,13 @@ test("only the byte-identical token hits, tokens without exp are not cached, siz
   assert.equal(cache.get(VerifiedTokenCache.keyOf("a.b.c")), undefined, "the oldest entry went first");
   assert.equal(cache.get(VerifiedTokenCache.keyOf("t4"))?.subject, "t4");
 });
+
+test("typical tokens are keyed as they are; long ones by a digest that no raw token can equal", () => {
+  const short = `${"a".repeat(100)}.${"b".repeat(500)}.${"c".repeat(300)}`;
+  assert.equal(VerifiedTokenCache.keyOf(short), short);
+  const long = `${"a".repeat(100)}.${"b".repeat(3000)}.${"c".repeat(300)}`;
+  const key = VerifiedTokenCache.keyOf(long);
+  assert.equal(key.length, 44);
+  assert.match(key, /=$/, "a base64 digest ends with =, a compact JWS never does");
+  assert.notEqual(VerifiedTokenCache.keyOf(`${long}x`), key);
+});

@@ -1,0 +1,28 @@
+/**
+ * Times on the audit CLI: `--since`/`--until` take an ISO 8601 date or time, or an age such as
+ * "24h" or "7d" (that long before now); `--older-than` takes an age.
+ */
+import { parseDuration } from "../config/units.js";
+import { BulwarkError } from "../errors.js";
+
+const DAYS = /^(\d+)d$/;
+
+/** An age in milliseconds: the config durations ("90m", "12h") plus whole days ("90d"). */
+export function parseAge(text: string): number | undefined {
+  const days = DAYS.exec(text.trim());
+  if (days) return Number(days[1]) * 86_400_000;
+  return parseDuration(text);
+}
+
+export function parseTimeBound(flag: string, text: string, now = Date.now()): Date {
+  const age = parseAge(text);
+  if (age !== undefined) return new Date(now - age);
+  if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
+    const date = new Date(text);
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  throw new BulwarkError(
+    "usage",
+    `--${flag} ${JSON.stringify(text)}: expected an ISO 8601 time ("2026-01-31", "2026-01-31T12:00:00Z") or an age ("24h", "7d")`,
+  );
+}

@@ -1,0 +1,35 @@
+/**
+ * Where sessions and pending sign-ins live. Values are opaque strings (sealed records, see
+ * session-record.ts); the store only keeps them until their time to live runs out. The idle
+ * timeout is the time to live itself: a request that uses a session pushes it back (touch), so a
+ * session nobody uses disappears from the store on its own, in Redis as in memory.
+ */
+
+export interface StoredValue {
+  readonly value: string;
+  /** Milliseconds left before the value expires. */
+  readonly ttlMs: number;
+}
+
+export interface SessionStore {
+  readonly kind: "memory" | "redis";
+  get(key: string): Promise<StoredValue | undefined>;
+  set(key: string, value: string, ttlMs: number): Promise<void>;
+  /** Sets a new time to live on an existing value; nothing when it is gone. */
+  touch(key: string, ttlMs: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Reads and removes in one atomic step, so a single-use value is used once (sign-in state). */
+  take(key: string): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+/** The store could not answer (Redis down or slower than its timeout). */
+export class SessionStoreUnavailable extends Error {
+  constructor(cause: unknown) {
+    super("session store unavailable", { cause });
+    this.name = "SessionStoreUnavailable";
+  }
+}
+
+/** Hears when a shared store goes down and comes back (one call per change, not per request). */
+export type StoreStateListener = (up: boolean, reason?: string) => void;

@@ -3,7 +3,12 @@
  * run length, 3 significant digits. Values are recorded in microseconds and read out in
  * milliseconds, so a 12-hour soak costs the same memory as a 10-second run (issue 5).
  */
-import { build, type Histogram } from "hdr-histogram-js";
+import {
+  build,
+  decodeFromCompressedBase64,
+  encodeIntoCompressedBase64,
+  type Histogram,
+} from "hdr-histogram-js";
 
 /** Percentiles every report carries, in milliseconds; null when nothing was recorded. */
 export interface LatencySummary {
@@ -17,8 +22,13 @@ export interface LatencySummary {
 export class LatencyHistogram {
   readonly #histogram: Histogram;
 
-  constructor() {
+  /**
+   * `packed` trades some recording speed for memory (about 100 bytes empty instead of ~90 KB):
+   * used for the per-interval histograms that sliding windows keep (docs/load.md).
+   */
+  constructor(options: { packed?: boolean } = {}) {
     this.#histogram = build({
+      ...(options.packed ? { bitBucketSize: "packed" as const } : {}),
       lowestDiscernibleValue: 1,
       highestTrackableValue: 3_600_000_000, // one hour in µs; autoResize grows past it if ever needed
       numberOfSignificantValueDigits: 3,
@@ -54,6 +64,26 @@ export class LatencyHistogram {
       p99: this.percentileMs(99),
       max: this.maxMs(),
     };
+  }
+
+  /**
+   * The histogram in HdrHistogram's compressed Base64 form (the format every HdrHistogram
+   * implementation reads): a few KB, so summaries of several generators can be merged exactly.
+   */
+  encode(): string {
+    return encodeIntoCompressedBase64(this.#histogram);
+  }
+
+  /** A histogram from encode()'s output; throws on anything else. */
+  static decode(text: string): LatencyHistogram {
+    const histogram = new LatencyHistogram();
+    histogram.#histogram.add(decodeFromCompressedBase64(text));
+    return histogram;
+  }
+
+  /** Adds every value of `other` (HdrHistogram merge: exact, bucket by bucket). */
+  add(other: LatencyHistogram): void {
+    this.#histogram.add(other.#histogram);
   }
 
   reset(): void {

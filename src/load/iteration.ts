@@ -4,7 +4,7 @@
  * pausing thinkTime between requests. Each request is recorded under its name and in the total.
  */
 import type { Dispatcher } from "undici";
-import { classifyError } from "./error-class.js";
+import { dispatchRequest } from "./dispatch.js";
 import type { Outcome } from "./metrics.js";
 import type { Extractor, Scenario, ScenarioRequest } from "./scenario.js";
 import { render, type TemplateContext } from "./template.js";
@@ -81,36 +81,30 @@ async function sendScenarioRequest(
   context: TemplateContext & { vars: Map<string, string> },
   timeoutMs: number,
 ): Promise<Outcome> {
-  let bytes = 0;
   const headers: Record<string, string> = {};
   for (const [name, value] of request.headers) headers[name] = render(value, context);
   const capture = request.extract.some((item) => item.from !== "header");
-  const chunks: Buffer[] = [];
-  try {
-    const response = await dispatcher.request({
+  const answer = await dispatchRequest(
+    dispatcher,
+    {
       origin: request.origin,
       path: render(request.path, context),
       method: request.method as "GET",
       headers,
-      body: request.body ? render(request.body, context) : undefined,
+      body: request.body ? render(request.body, context) : null,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
-    });
-    for await (const chunk of response.body) {
-      bytes += (chunk as Buffer).length;
-      if (capture && bytes <= MAX_CAPTURE_BYTES) chunks.push(chunk as Buffer);
+    },
+    { headers: request.extract.length > 0, bodyBytes: capture ? MAX_CAPTURE_BYTES : 0, check: true },
+  );
+  if (answer.outcome.kind === "response" && request.extract.length > 0) {
+    const text = answer.body ? answer.body.toString("utf8") : "";
+    for (const item of request.extract) {
+      const value = extract(item, text, answer.headers ?? {});
+      if (value !== undefined) context.vars.set(item.name, value);
     }
-    if (request.extract.length > 0) {
-      const text = capture ? Buffer.concat(chunks).toString("utf8") : "";
-      for (const item of request.extract) {
-        const value = extract(item, text, response.headers);
-        if (value !== undefined) context.vars.set(item.name, value);
-      }
-    }
-    return { kind: "response", status: response.statusCode, bytes };
-  } catch (error) {
-    return { kind: "failure", errorClass: classifyError(error), bytes };
   }
+  return answer.outcome;
 }
 
 export function extract(

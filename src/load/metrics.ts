@@ -1,7 +1,8 @@
 /**
  * Everything one run measures, in constant memory: two latency histograms (corrected and
- * service time), a one-second interval histogram for progress lines, counts per status code and
- * per error class, and bytes received.
+ * service time), a one-second interval histogram for progress lines, a histogram of the current
+ * timeline interval (handed over by takeSpan() for the timeline and sliding-window thresholds),
+ * counts per status code and per error class, and bytes received.
  *
  * What counts as an error (docs/load.md): a transport failure (connect, timeout, reset, tls,
  * other) or a response with status >= 500 (class `http`). A 4xx response is an answer the target
@@ -23,6 +24,10 @@ export class RunMetrics {
   readonly #interval = new LatencyHistogram();
   #intervalRequests = 0;
   #intervalErrors = 0;
+  /** Corrected latency of the current timeline interval; copied out and reset by takeSpan(). */
+  readonly #span = new LatencyHistogram();
+  #spanRequests = 0;
+  #spanErrors = 0;
 
   requests = 0;
   errors = 0;
@@ -42,10 +47,12 @@ export class RunMetrics {
   record(outcome: Outcome, intendedAt: number, sentAt: number, doneAt: number): void {
     this.requests++;
     this.#intervalRequests++;
+    this.#spanRequests++;
     this.bytesReceived += outcome.bytes;
     if (outcome.kind === "failure") {
       this.errors++;
       this.#intervalErrors++;
+      this.#spanErrors++;
       this.errorsByClass[outcome.errorClass]++;
       return;
     }
@@ -53,12 +60,14 @@ export class RunMetrics {
     if (outcome.status >= 500) {
       this.errors++;
       this.#intervalErrors++;
+      this.#spanErrors++;
       this.errorsByClass.http++;
     } else if (outcome.status >= 400) {
       this.clientErrors++;
     }
     this.corrected.recordMs(doneAt - intendedAt);
     this.#interval.recordMs(doneAt - intendedAt);
+    this.#span.recordMs(doneAt - intendedAt);
     this.serviceTime.recordMs(doneAt - sentAt);
   }
 
@@ -72,6 +81,21 @@ export class RunMetrics {
     this.#interval.reset();
     this.#intervalRequests = 0;
     this.#intervalErrors = 0;
+    return result;
+  }
+
+  /**
+   * The current timeline interval's requests, errors and corrected-latency histogram; starts a
+   * new one. The histogram is a packed copy (~100 bytes when empty, a few KB when full), because
+   * sliding windows keep it; recording goes to a plain histogram, which is faster per value.
+   */
+  takeSpan(): { requests: number; errors: number; histogram: LatencyHistogram } {
+    const histogram = new LatencyHistogram({ packed: true });
+    histogram.add(this.#span);
+    const result = { requests: this.#spanRequests, errors: this.#spanErrors, histogram };
+    this.#span.reset();
+    this.#spanRequests = 0;
+    this.#spanErrors = 0;
     return result;
   }
 }

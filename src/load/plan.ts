@@ -64,17 +64,37 @@ export type Executor =
   | RampingArrivalRateExecutor;
 
 /**
- * Presets (docs/load.md): normal 100 VUs for 5 min, peak 500 VUs for 5 min, stress a ramp from 0
- * to 1,000 VUs over 10 min, soak 200 VUs for 2 h. --vus scales the VU count (the ramp's top for
- * stress), --duration replaces the duration (the ramp's length for stress).
+ * Presets (docs/load.md): normal 100 VUs for 5 min, peak 500 VUs for 5 min, soak 200 VUs for
+ * 2 h; --vus scales the VU count, --duration replaces the duration. stress is a breaking-point
+ * search (--find-limit) in the open model: 10 steps of a tenth of the top rate (default
+ * 1,000/s; --rate sets it), each a tenth of the duration, stopping at the first step that breaks
+ * the SLO. An open model, because a closed one lowers its load as the target slows down and so
+ * hides the breaking point.
  */
 export const PRESETS = {
   normal: { vus: 100, durationMs: 5 * 60_000 },
   peak: { vus: 500, durationMs: 5 * 60_000 },
-  stress: { vus: 1000, durationMs: 10 * 60_000 },
+  stress: { rate: 1000, durationMs: 10 * 60_000 },
   soak: { vus: 200, durationMs: 2 * 3_600_000 },
 } as const;
 export type PresetName = keyof typeof PRESETS;
+
+/** `--find-limit`: constant-rate steps from startRate upwards until the SLO breaks. */
+export interface FindLimitSpec {
+  readonly startRate: number;
+  readonly stepRate: number;
+  readonly maxRate: number;
+  readonly stepDurationMs: number;
+  readonly connections: number;
+  /** Queue bound per step; undefined: 2 s of that step's arrivals. */
+  readonly maxQueue: number | undefined;
+}
+
+/** The SLO a breaking-point search uses when no --threshold is given. */
+export const DEFAULT_LIMIT_SLO = ["p(99)<1s", "error_rate<1%"] as const;
+export const DEFAULT_STEP_DURATION_MS = 10_000;
+/** A search stops after this many steps unless --max-rate says otherwise. */
+export const DEFAULT_LIMIT_STEPS = 50;
 
 export interface LoadPlan {
   readonly request: RequestSpec;
@@ -84,6 +104,8 @@ export interface LoadPlan {
   readonly thresholds: readonly Threshold[];
   /** Set for `bulwark load scenario.yaml`; `request` then describes the first request. */
   readonly scenario?: Scenario;
+  /** Set for --find-limit and --preset stress: `executor` is then the first step. */
+  readonly findLimit?: FindLimitSpec;
 }
 
 export interface LoadInput {
@@ -99,6 +121,12 @@ export interface LoadInput {
   readonly body?: string | undefined;
   readonly thresholds?: readonly string[] | undefined;
   readonly preset?: string | undefined;
+  readonly findLimit?: boolean | undefined;
+  readonly step?: string | undefined;
+  readonly stepDuration?: string | undefined;
+  readonly maxRate?: string | undefined;
+  /** Request names thresholds may be scoped to (set internally for scenarios). */
+  readonly requestNames?: readonly string[] | undefined;
 }
 
 export const DEFAULT_CONNECTIONS = 100;
@@ -115,8 +143,86 @@ function usage(message: string): never {
 export function buildPlan(input: LoadInput): LoadPlan {
   if (input.target !== undefined && /\.ya?ml$/i.test(input.target)) return buildScenarioPlan(input);
   const request = buildRequest(input);
-  const executor = buildExecutor(input);
-  return finishPlan(input, request, executor, (input.thresholds ?? []).map(parseThreshold));
+  const { executor, findLimit } = buildSearchOrExecutor(input);
+  const thresholds = (input.thresholds ?? []).map(parseThreshold);
+  const plan = finishPlan(input, request, executor, withDefaultSlo(thresholds, findLimit));
+  return findLimit ? Object.freeze({ ...plan, findLimit }) : plan;
+}
+
+function withDefaultSlo(thresholds: Threshold[], findLimit: FindLimitSpec | undefined): Threshold[] {
+  return findLimit && thresholds.length === 0 ? DEFAULT_LIMIT_SLO.map(parseThreshold) : thresholds;
+}
+
+/**
+ * --find-limit (or --preset stress): the search's steps; otherwise the plain executor. The first
+ * step is also returned as `executor`, so everything that reads a plan's executor still works.
+ */
+function buildSearchOrExecutor(input: LoadInput): { executor: Executor; findLimit?: FindLimitSpec } {
+  const stress = input.preset === "stress";
+  if (!input.findLimit && !stress) {
+    for (const [flag, value] of [
+      ["--step", input.step],
+      ["--step-duration", input.stepDuration],
+      ["--max-rate", input.maxRate],
+    ] as const) {
+      if (value !== undefined) usage(`${flag} applies to --find-limit`);
+    }
+    return { executor: buildExecutor(input) };
+  }
+  if (input.vus !== undefined)
+    usage(
+      stress
+        ? "--preset stress searches arrival rates; give --rate for its top rate, not --vus"
+        : "--find-limit raises an arrival rate; give --rate (the first step), not --vus",
+    );
+  let search: Omit<FindLimitSpec, "connections" | "maxQueue">;
+  if (stress) {
+    const top = input.rate === undefined ? PRESETS.stress.rate : positiveNumber("--rate", input.rate);
+    const durationMs = input.duration === undefined ? PRESETS.stress.durationMs : parseBound(input.duration);
+    if (input.step !== undefined || input.stepDuration !== undefined || input.maxRate !== undefined)
+      usage(
+        "--preset stress sets its own steps; use --find-limit to choose --step, --step-duration, --max-rate",
+      );
+    search = { startRate: top / 10, stepRate: top / 10, maxRate: top, stepDurationMs: durationMs / 10 };
+  } else {
+    if (input.preset !== undefined)
+      usage("--find-limit cannot be combined with --preset (stress already searches)");
+    if (input.rate === undefined)
+      usage("--find-limit needs --rate N, the first step's rate (requests per second)");
+    if (input.duration !== undefined)
+      usage("--find-limit runs steps: give --step-duration (default 10s), not --duration");
+    const startRate = positiveNumber("--rate", input.rate);
+    const stepRate = input.step === undefined ? startRate : positiveNumber("--step", input.step);
+    const maxRate =
+      input.maxRate === undefined
+        ? startRate + (DEFAULT_LIMIT_STEPS - 1) * stepRate
+        : positiveNumber("--max-rate", input.maxRate);
+    if (maxRate < startRate) usage("--max-rate must be at least --rate");
+    const stepDurationMs =
+      input.stepDuration === undefined
+        ? DEFAULT_STEP_DURATION_MS
+        : parseBound(input.stepDuration, "--step-duration");
+    search = { startRate, stepRate, maxRate, stepDurationMs };
+  }
+  const connections =
+    input.connections === undefined
+      ? DEFAULT_CONNECTIONS
+      : positiveInteger("--connections", input.connections);
+  const maxQueue =
+    input.maxQueue === undefined ? undefined : nonNegativeInteger("--max-queue", input.maxQueue);
+  const findLimit: FindLimitSpec = Object.freeze({ ...search, connections, maxQueue });
+  return { executor: limitStep(findLimit, findLimit.startRate), findLimit };
+}
+
+/** The constant-rate executor of one search step. */
+export function limitStep(spec: FindLimitSpec, rate: number): ArrivalRateExecutor {
+  return {
+    kind: "constant-arrival-rate",
+    rate,
+    durationMs: spec.stepDurationMs,
+    connections: spec.connections,
+    maxQueue: spec.maxQueue ?? Math.max(1, Math.ceil(rate * DEFAULT_QUEUE_SECONDS)),
+  };
 }
 
 function buildScenarioPlan(input: LoadInput): LoadPlan {
@@ -129,12 +235,14 @@ function buildScenarioPlan(input: LoadInput): LoadPlan {
   }
   const scenario = loadScenarioFile(input.target!);
   let executor: Executor;
+  let findLimit: FindLimitSpec | undefined;
   if (scenario.executor) {
     for (const [flag, value] of [
       ["--rate", input.rate],
       ["--vus", input.vus],
       ["--duration", input.duration],
       ["--preset", input.preset],
+      ["--find-limit", input.findLimit ? "set" : undefined],
     ] as const) {
       if (value !== undefined) usage(`${flag}: the scenario sets its executor; remove one or the other`);
     }
@@ -172,7 +280,11 @@ function buildScenarioPlan(input: LoadInput): LoadPlan {
         usage("--connections and --max-queue apply to arrival-rate executors");
       executor = given;
     }
-  } else executor = buildExecutor(input);
+  } else {
+    const built = buildSearchOrExecutor(input);
+    executor = built.executor;
+    findLimit = built.findLimit;
+  }
   const first = scenario.requests[0]!;
   const request: RequestSpec = Object.freeze({
     displayUrl: scenario.target,
@@ -182,15 +294,18 @@ function buildScenarioPlan(input: LoadInput): LoadPlan {
     headers: Object.freeze({}),
     body: undefined,
   });
-  const thresholds = [...scenario.thresholds, ...(input.thresholds ?? []).map(parseThreshold)];
+  const thresholds = withDefaultSlo(
+    [...scenario.thresholds, ...(input.thresholds ?? []).map(parseThreshold)],
+    findLimit,
+  );
   const plan = finishPlan(
-    { ...input, timeout: input.timeout },
+    { ...input, timeout: input.timeout, requestNames: scenario.requests.map((item) => item.name) },
     request,
     executor,
     thresholds,
     scenario.timeoutMs,
   );
-  return Object.freeze({ ...plan, scenario });
+  return Object.freeze({ ...plan, scenario, ...(findLimit ? { findLimit } : {}) });
 }
 
 function buildExecutor(input: LoadInput): Executor {
@@ -198,12 +313,9 @@ function buildExecutor(input: LoadInput): Executor {
     if (!Object.hasOwn(PRESETS, input.preset))
       usage(`--preset: expected normal, peak, stress or soak, got ${JSON.stringify(input.preset)}`);
     if (input.rate !== undefined) usage("--preset runs virtual users; give --vus to scale it, not --rate");
-    const preset = PRESETS[input.preset as PresetName];
+    const preset = PRESETS[input.preset as Exclude<PresetName, "stress">];
     const vus = input.vus === undefined ? preset.vus : positiveInteger("--vus", input.vus);
     const durationMs = input.duration === undefined ? preset.durationMs : parseBound(input.duration);
-    if (input.preset === "stress") {
-      return { kind: "ramping-vus", startVus: 0, stages: [{ durationMs, target: vus }], durationMs };
-    }
     return { kind: "constant-vus", vus, durationMs };
   }
   if (input.duration === undefined) {
@@ -235,10 +347,10 @@ function buildExecutor(input: LoadInput): Executor {
   return executor;
 }
 
-function parseBound(text: string): number {
+function parseBound(text: string, flag = "--duration"): number {
   const durationMs = parseDuration(text);
   if (durationMs === undefined || durationMs <= 0) {
-    usage(`--duration: expected a duration like 30s, 5m or 500ms, got ${JSON.stringify(text)}`);
+    usage(`${flag}: expected a duration like 30s, 5m or 500ms, got ${JSON.stringify(text)}`);
   }
   return durationMs;
 }
@@ -257,6 +369,13 @@ function finishPlan(
       usage(`--timeout: expected a duration like 10s, got ${JSON.stringify(input.timeout)}`);
     }
     timeoutMs = parsed;
+  }
+  const names = input.requestNames ?? ["default"];
+  for (const threshold of thresholds) {
+    if (threshold.scope !== undefined && !names.includes(threshold.scope))
+      usage(
+        `threshold ${JSON.stringify(threshold.expression)}: no request named ${threshold.scope} (names: ${names.join(", ")})`,
+      );
   }
   return Object.freeze({ request, executor: Object.freeze(executor), timeoutMs, thresholds });
 }
@@ -284,7 +403,10 @@ function buildRequest(input: LoadInput): RequestSpec {
     const colon = line.indexOf(":");
     const name = colon > 0 ? line.slice(0, colon).trim() : "";
     if (!TOKEN.test(name)) usage(`--header: expected "Name: value", got ${JSON.stringify(line)}`);
-    headers[name.toLowerCase()] = line.slice(colon + 1).trim();
+    const value = line.slice(colon + 1).trim();
+    // RFC 9110 §5.5: a field value never holds CR, LF or NUL (it would split the header).
+    if (/[\r\n\0]/.test(value)) usage(`--header ${name}: a value must not contain a line break or NUL`);
+    headers[name.toLowerCase()] = value;
   }
   const method = (input.method ?? "GET").toUpperCase();
   if (!TOKEN.test(method)) usage(`--method: invalid method ${JSON.stringify(input.method)}`);

@@ -7,7 +7,10 @@ import type { Progress } from "./run.js";
 export function formatProgress(progress: Progress): string {
   const elapsed = Math.min(progress.elapsedMs, progress.durationMs) / 1000;
   const p99 = progress.p99 === null ? "n/a" : `${progress.p99.toFixed(1)}ms`;
-  return `${elapsed.toFixed(0)}s/${(progress.durationMs / 1000).toFixed(0)}s  rate ${progress.rate.toFixed(1)}/s  p99 ${p99}  errors ${progress.errors}  dropped ${progress.dropped}`;
+  const generator = progress.generator
+    ? `  cpu ${Math.round(progress.generator.cpu * 100)}% loop ${Math.round(progress.generator.utilization * 100)}% lag ${progress.generator.lagMaxMs.toFixed(0)}ms`
+    : "";
+  return `${elapsed.toFixed(0)}s/${(progress.durationMs / 1000).toFixed(0)}s  rate ${progress.rate.toFixed(1)}/s  p99 ${p99}  errors ${progress.errors}  dropped ${progress.dropped}${generator}`;
 }
 
 export function progressPrinter(stream: NodeJS.WriteStream = process.stderr): {

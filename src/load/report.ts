@@ -1,15 +1,13 @@
-/**
- * The run summary: the JSON evidence document (kind "load-summary", version 1, schema in
- * docs/load.md), its terminal rendering, and atomic writing (temp file + rename, so a reader
- * never sees half a file even if the process dies mid-write).
- */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { writeFileDurable } from "../durable-file.js";
 import type { ErrorClass } from "./error-class.js";
+import type { GeneratorSummary } from "./generator-health.js";
 import type { LatencySummary } from "./histogram.js";
 import type { Executor, LoadPlan } from "./plan.js";
 import type { RunResult } from "./run.js";
+import type { AbortedBy } from "./sampler.js";
 import { evaluateThreshold, type ThresholdResult } from "./thresholds.js";
+import type { IntervalSample } from "./timeline.js";
+import { analyseTrends, type Trend, type Trends } from "./trends.js";
 
 export interface LoadSummary {
   readonly kind: "load-summary";
@@ -17,6 +15,8 @@ export interface LoadSummary {
   readonly partial: boolean;
   /** True when every threshold passed (true when there are none). */
   readonly ok: boolean;
+  /** False when the generator, not the target, was the bottleneck (generator.reasons says why). */
+  readonly valid: boolean;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly elapsedMs: number;
@@ -38,6 +38,36 @@ export interface LoadSummary {
   readonly scenario?: string;
   /** The same figures per request name ("default" for a URL run). */
   readonly byRequest: Readonly<Record<string, RequestSummary>>;
+  /** Set when an abortOnFail threshold stopped the run early. */
+  readonly abortedBy?: AbortedBy;
+  readonly generator: GeneratorSummary;
+  /** Length of one timeline interval, ms. */
+  readonly intervalMs: number;
+  readonly timeline: readonly IntervalSample[];
+  /** Soak analysis: drift of p99, error rate and memory over the run. */
+  readonly trends: Trends;
+  /** Where targetMemoryBytes in the timeline comes from, and how many readings failed. */
+  readonly targetMemory?: { readonly source: string; readonly failedReadings: number };
+  readonly histograms: EncodedHistograms;
+  /** Set on a summary made by `bulwark load merge` from several generators' summaries. */
+  readonly merged?: MergedFrom;
+}
+
+export interface MergedFrom {
+  readonly inputs: readonly {
+    readonly file: string;
+    readonly startedAt: string;
+    readonly executor: Executor;
+    readonly requests: number;
+    readonly rps: number;
+    readonly valid: boolean;
+  }[];
+}
+
+/** The full latency histograms, HdrHistogram compressed Base64, for exact merging (load merge). */
+export interface EncodedHistograms {
+  readonly latency: string;
+  readonly serviceTime: string;
 }
 
 export interface RequestSummary {
@@ -50,6 +80,7 @@ export interface RequestSummary {
   readonly serviceTime: LatencySummary;
   readonly statusCodes: Readonly<Record<string, number>>;
   readonly errorsByClass: Readonly<Record<ErrorClass, number>>;
+  readonly histograms: EncodedHistograms;
 }
 
 function requestSummary(metrics: RunResult["metrics"]): RequestSummary {
@@ -65,6 +96,7 @@ function requestSummary(metrics: RunResult["metrics"]): RequestSummary {
       [...metrics.statusCodes].sort(([a], [b]) => a - b).map(([k, v]) => [String(k), v]),
     ),
     errorsByClass: { ...metrics.errorsByClass },
+    histograms: { latency: metrics.corrected.encode(), serviceTime: metrics.serviceTime.encode() },
   };
 }
 
@@ -73,20 +105,26 @@ export function buildSummary(plan: LoadPlan, result: RunResult): LoadSummary {
   const rps = round(metrics.requests / Math.max(result.elapsedMs / 1000, 0.001), 2);
   const errorRate = metrics.requests === 0 ? null : metrics.errors / metrics.requests;
   const latency = metrics.corrected.summary();
-  const thresholds = plan.thresholds.map((threshold) =>
-    evaluateThreshold(threshold, {
-      latency,
-      percentileMs: (percentile) => metrics.corrected.percentileMs(percentile),
-      errorRate,
-      rps,
+  const seconds = Math.max(result.elapsedMs / 1000, 0.001);
+  const thresholds = plan.thresholds.map((threshold, index) => {
+    const windowed = result.sampled.windowResults[index];
+    if (windowed) return { ...windowed, ...(threshold.scope ? { scope: threshold.scope } : {}) };
+    const scope = threshold.scope === undefined ? metrics : result.byName.get(threshold.scope)!;
+    const evaluated = evaluateThreshold(threshold, {
+      latency: { max: scope.corrected.maxMs() },
+      percentileMs: (percentile) => scope.corrected.percentileMs(percentile),
+      errorRate: scope.requests === 0 ? null : scope.errors / scope.requests,
+      rps: round(scope.requests / seconds, 2),
       dropped: metrics.dropped,
-    }),
-  );
+    });
+    return threshold.scope ? { ...evaluated, scope: threshold.scope } : evaluated;
+  });
   return {
     kind: "load-summary",
     version: 1,
     partial: result.partial,
     ok: thresholds.every((threshold) => threshold.ok),
+    valid: result.sampled.generator.valid,
     startedAt: result.startedAt.toISOString(),
     finishedAt: result.finishedAt.toISOString(),
     elapsedMs: Math.round(result.elapsedMs),
@@ -108,23 +146,43 @@ export function buildSummary(plan: LoadPlan, result: RunResult): LoadSummary {
     thresholds,
     ...(plan.scenario ? { scenario: plan.scenario.file } : {}),
     byRequest: Object.fromEntries([...result.byName].map(([name, named]) => [name, requestSummary(named)])),
+    ...(result.abortedBy ? { abortedBy: result.abortedBy } : {}),
+    generator: result.sampled.generator,
+    intervalMs: result.intervalMs,
+    timeline: result.sampled.timeline,
+    trends: analyseTrends(result.sampled.timeline, result.memorySource !== undefined),
+    histograms: { latency: metrics.corrected.encode(), serviceTime: metrics.serviceTime.encode() },
+    ...(result.memorySource === undefined
+      ? {}
+      : { targetMemory: { source: result.memorySource, failedReadings: result.sampled.memoryErrors } }),
   };
+}
+
+/** One line saying how load was offered, for the summary and the reports. */
+export function describeExecutor(executor: Executor): string {
+  return executor.kind === "constant-arrival-rate"
+    ? `open model, ${executor.rate}/s for ${executor.durationMs / 1000}s, ≤${executor.connections} connections`
+    : executor.kind === "constant-vus"
+      ? `closed model, ${executor.vus} VU${executor.vus === 1 ? "" : "s"} for ${executor.durationMs / 1000}s`
+      : executor.kind === "ramping-vus"
+        ? `closed model, ramping ${executor.startVus}→${executor.stages.map((stage) => stage.target).join("→")} VUs over ${executor.durationMs / 1000}s`
+        : `open model, ramping ${executor.startRate}→${executor.stages.map((stage) => stage.target).join("→")}/s over ${executor.durationMs / 1000}s, ≤${executor.connections} connections`;
 }
 
 export function renderSummary(summary: LoadSummary): string {
   const lines: string[] = [];
-  const executor = summary.executor;
-  const model =
-    executor.kind === "constant-arrival-rate"
-      ? `open model, ${executor.rate}/s for ${executor.durationMs / 1000}s, ≤${executor.connections} connections`
-      : executor.kind === "constant-vus"
-        ? `closed model, ${executor.vus} VU${executor.vus === 1 ? "" : "s"} for ${executor.durationMs / 1000}s`
-        : executor.kind === "ramping-vus"
-          ? `closed model, ramping ${executor.startVus}→${executor.stages.map((stage) => stage.target).join("→")} VUs over ${executor.durationMs / 1000}s`
-          : `open model, ramping ${executor.startRate}→${executor.stages.map((stage) => stage.target).join("→")}/s over ${executor.durationMs / 1000}s, ≤${executor.connections} connections`;
-  lines.push(
-    `load ${summary.target.method} ${summary.target.url} (${model})${summary.partial ? " — PARTIAL (interrupted)" : ""}`,
-  );
+  const model = describeExecutor(summary.executor);
+  const stopped = summary.abortedBy
+    ? ` — STOPPED EARLY at ${(summary.abortedBy.atMs / 1000).toFixed(1)}s: ${summary.abortedBy.expression} failed (abortOnFail)`
+    : summary.partial
+      ? " — PARTIAL (interrupted)"
+      : "";
+  lines.push(`load ${summary.target.method} ${summary.target.url} (${model})${stopped}`);
+  if (summary.merged) {
+    lines.push(
+      `  merged    ${summary.merged.inputs.length} generators: ${summary.merged.inputs.map((input) => `${input.file} (${input.rps}/s)`).join(", ")}`,
+    );
+  }
   lines.push(
     `  requests  ${summary.requests} in ${(summary.elapsedMs / 1000).toFixed(1)}s, ${summary.rps}/s, ${formatBytes(summary.bytesReceived)} received`,
   );
@@ -159,8 +217,35 @@ export function renderSummary(summary: LoadSummary): string {
     lines.push("  thresholds");
     for (const threshold of summary.thresholds) {
       const actual = threshold.actual === null ? "no data" : String(round(threshold.actual, 4));
-      lines.push(`    ${threshold.ok ? "pass" : "FAIL"}  ${threshold.expression}  (actual ${actual})`);
+      const window = threshold.window
+        ? `, worst window ${(threshold.window.worstStartMs / 1000).toFixed(0)}–${(threshold.window.worstEndMs / 1000).toFixed(0)}s, ${threshold.window.failed} of ${threshold.window.windows} windows failed${threshold.window.partial ? ", run shorter than one window" : ""}`
+        : "";
+      lines.push(
+        `    ${threshold.ok ? "pass" : "FAIL"}  ${threshold.expression}  (actual ${actual}${window})`,
+      );
     }
+  }
+  lines.push(`  trends    ${formatTrends(summary.trends)}`);
+  if (summary.trends.drifting.length > 0) {
+    lines.push(
+      `  DRIFT     ${summary.trends.drifting.join(", ")} rose steadily over the run (least-squares fit; docs/load.md, "Soak analysis")`,
+    );
+  }
+  if (summary.targetMemory && summary.targetMemory.failedReadings > 0) {
+    lines.push(
+      `  memory    ${summary.targetMemory.failedReadings} readings of ${summary.targetMemory.source} failed`,
+    );
+  }
+  const generator = summary.generator;
+  lines.push(
+    `  generator cpu ${percent(generator.cpu.mean)} of one core (max ${percent(generator.cpu.max)}), event loop busy ${percent(generator.eventLoop.utilization)}, lag p99 ${round(generator.eventLoop.lagP99Ms, 1)}ms max ${round(generator.eventLoop.lagMaxMs, 1)}ms`,
+  );
+  if (!generator.valid) {
+    lines.push("  INVALID   the generator, not the target, was the bottleneck:");
+    for (const reason of generator.reasons) lines.push(`            - ${reason}`);
+    lines.push(
+      "            latency is overstated and throughput understated; rerun with less load per process",
+    );
   }
   return lines.join("\n");
 }
@@ -168,6 +253,30 @@ export function renderSummary(summary: LoadSummary): string {
 function formatLatency(latency: LatencySummary): string {
   const ms = (value: number | null) => (value === null ? "n/a" : `${round(value, 2)}ms`);
   return `p50 ${ms(latency.p50)}  p90 ${ms(latency.p90)}  p95 ${ms(latency.p95)}  p99 ${ms(latency.p99)}  max ${ms(latency.max)}`;
+}
+
+function formatTrends(trends: Trends): string {
+  const show = (name: string, value: Trend | undefined, relative: boolean, flag = true) => {
+    if (!value) return [];
+    if (!value.judged) return [`${name} n/a (${value.samples} intervals, need 10)`];
+    const change =
+      value.change === null
+        ? "from 0"
+        : relative
+          ? `${value.change >= 0 ? "+" : ""}${round(value.change * 100, 1)}%`
+          : `${value.change >= 0 ? "+" : ""}${round(value.change * 100, 2)}pp`;
+    return [`${name} ${change}${flag && value.drift ? " DRIFT" : ""}`];
+  };
+  return [
+    ...show("p99", trends.p99, true),
+    ...show("error rate", trends.errorRate, false),
+    ...show("target memory", trends.targetMemory, true),
+    ...show("generator memory", trends.generatorMemory, true, false),
+  ].join(", ");
+}
+
+function percent(fraction: number): string {
+  return `${Math.round(fraction * 100)}%`;
 }
 
 function formatBytes(bytes: number): string {
@@ -183,13 +292,13 @@ function round(value: number, digits: number): number {
 
 /** Writes JSON to a temp file in the same directory, then renames it over `file`. */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(temp, file);
+  writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** The evidence file name for a summary: load-<startedAt with : and . made file-safe>.json. */
-export function evidencePath(dir: string, summary: LoadSummary): string {
-  return join(dir, `load-${summary.startedAt.replace(/[:.]/g, "-")}.json`);
+/**
+ * Temp file in the same directory, fsync, rename: a reader sees the old file or the whole new
+ * one, and a crash right after the rename cannot leave an empty file behind.
+ */
+export function writeFileAtomic(file: string, text: string): void {
+  writeFileDurable(file, text, { mode: 0o644, createParents: true });
 }

@@ -9,7 +9,10 @@ import { runConstantVus, runRampingVus } from "./closed-model.js";
 import { scenarioIteration } from "./iteration.js";
 import { RunMetrics } from "./metrics.js";
 import type { LoadPlan } from "./plan.js";
+import { type AbortedBy, IntervalSampler, type SamplerResult } from "./sampler.js";
 import { sendOne } from "./send.js";
+import type { MemorySource } from "./target-memory.js";
+import { timelineIntervalMs } from "./timeline.js";
 
 export interface Progress {
   readonly elapsedMs: number;
@@ -20,6 +23,8 @@ export interface Progress {
   readonly p99: number | null;
   readonly errors: number;
   readonly dropped: number;
+  /** Generator health over the last timeline interval (absent before the first one closes). */
+  readonly generator?: { readonly cpu: number; readonly utilization: number; readonly lagMaxMs: number };
 }
 
 export interface RunResult {
@@ -29,8 +34,15 @@ export interface RunResult {
   readonly startedAt: Date;
   readonly finishedAt: Date;
   readonly elapsedMs: number;
-  /** True when the run was stopped before its duration ended (Ctrl-C). */
+  /** True when the run was stopped before its duration ended (Ctrl-C or abortOnFail). */
   readonly partial: boolean;
+  /** Timeline interval length, ms. */
+  readonly intervalMs: number;
+  readonly sampled: SamplerResult;
+  /** Set when an abortOnFail threshold stopped the run. */
+  readonly abortedBy: AbortedBy | undefined;
+  /** What the target-memory readings are, when probed. */
+  readonly memorySource: string | undefined;
 }
 
 export interface RunOptions {
@@ -39,6 +51,10 @@ export interface RunOptions {
   readonly progressIntervalMs?: number;
   /** How long in-flight requests may finish after an abort before connections are closed. */
   readonly abortGraceMs?: number;
+  /** Reads the target's memory once per timeline interval (--target-pid, --prom-metric). */
+  readonly memory?: MemorySource | undefined;
+  /** Timeline interval; default from the duration (timelineIntervalMs). */
+  readonly intervalMs?: number;
 }
 
 export async function runLoad(plan: LoadPlan, options: RunOptions = {}): Promise<RunResult> {
@@ -68,22 +84,21 @@ export async function runLoad(plan: LoadPlan, options: RunOptions = {}): Promise
   const pool = pools.get(request.origin) ?? pools.values().next().value!;
   const destroyPools = () =>
     Promise.all([...pools.values()].map((item) => item.destroy().catch(() => undefined)));
+  // A URL run has one name, "default", whose figures are the totals: the same object, so each
+  // request is recorded once.
   const byName = new Map<string, RunMetrics>(
-    (plan.scenario?.requests.map((item) => item.name) ?? ["default"]).map((name) => [name, new RunMetrics()]),
+    plan.scenario
+      ? plan.scenario.requests.map((item) => [item.name, new RunMetrics()])
+      : [["default", metrics]],
   );
 
   // After an abort's grace period the pool is destroyed; requests it fails are not the target's
   // fault, so nothing is recorded after that point.
   let recording = true;
-  const defaultMetrics = byName.get("default");
   let fire = async (intendedAt: number): Promise<void> => {
     const sentAt = performance.now();
     const outcome = await sendOne(pool, request, timeoutMs);
-    if (recording) {
-      const doneAt = performance.now();
-      metrics.record(outcome, intendedAt, sentAt, doneAt);
-      defaultMetrics?.record(outcome, intendedAt, sentAt, doneAt);
-    }
+    if (recording) metrics.record(outcome, intendedAt, sentAt, performance.now());
   };
   let iterateVu = fire;
   if (plan.scenario) {
@@ -109,12 +124,24 @@ export async function runLoad(plan: LoadPlan, options: RunOptions = {}): Promise
 
   const startedAt = new Date();
   const start = performance.now();
+  const spanMs = options.intervalMs ?? timelineIntervalMs(executor.durationMs);
+  const sampler = new IntervalSampler({
+    thresholds: plan.thresholds,
+    metrics,
+    byName,
+    start,
+    intervalMs: spanMs,
+    memory: options.memory?.probe,
+    onAbort: () => abort.abort(),
+  });
+  const spanTimer = setInterval(() => sampler.close(performance.now()), spanMs);
   const intervalMs = options.progressIntervalMs ?? 1000;
   let lastTick = start;
   const progressTimer = options.onProgress
     ? setInterval(() => {
         const now = performance.now();
         const interval = metrics.takeInterval();
+        const health = sampler.lastHealth;
         options.onProgress!({
           elapsedMs: now - start,
           durationMs: executor.durationMs,
@@ -122,6 +149,9 @@ export async function runLoad(plan: LoadPlan, options: RunOptions = {}): Promise
           p99: interval.p99,
           errors: metrics.errors,
           dropped: metrics.dropped,
+          ...(health
+            ? { generator: { cpu: health.cpu, utilization: health.utilization, lagMaxMs: health.lagMaxMs } }
+            : {}),
         });
         lastTick = now;
       }, intervalMs)
@@ -148,12 +178,25 @@ export async function runLoad(plan: LoadPlan, options: RunOptions = {}): Promise
       await runConstantVus(executor, iterateVu, abort.signal);
     }
   } finally {
+    clearInterval(spanTimer);
     if (progressTimer) clearInterval(progressTimer);
     if (graceTimer) clearTimeout(graceTimer);
     outer?.removeEventListener("abort", onOuterAbort);
     recording = false;
     await destroyPools();
   }
-  const elapsedMs = performance.now() - start;
-  return { metrics, byName, startedAt, finishedAt: new Date(), elapsedMs, partial: abort.signal.aborted };
+  const end = performance.now();
+  const sampled = await sampler.finish(end);
+  return {
+    metrics,
+    byName,
+    startedAt,
+    finishedAt: new Date(),
+    elapsedMs: end - start,
+    partial: abort.signal.aborted,
+    intervalMs: spanMs,
+    sampled,
+    abortedBy: sampled.abortedBy,
+    memorySource: options.memory?.description,
+  };
 }

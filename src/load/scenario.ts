@@ -320,7 +320,10 @@ export function parseScenario(text: string, options: { source: string; baseDir: 
   const thresholds: Threshold[] = [];
   (input.thresholds ?? []).forEach((expression, index) => {
     try {
-      thresholds.push(parseThreshold(expression));
+      const threshold = parseThreshold(expression);
+      if (threshold.scope !== undefined && !names.has(threshold.scope))
+        problem(["thresholds", index], `no request named ${threshold.scope}`);
+      thresholds.push(threshold);
     } catch (error) {
       problem(["thresholds", index], (error as Error).message);
     }

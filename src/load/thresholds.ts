@@ -9,7 +9,17 @@
  *   dropped OP NUMBER    iterations never sent
  *
  * OP is one of < <= > >= == !=. Parsed once at the edge; evaluation only compares numbers.
+ *
+ * The full form (docs/load.md, "Thresholds"):
+ *
+ *   [NAME:] METRIC OP VALUE [over DURATION] [abortOnFail]
+ *
+ *   NAME:          only the requests of that scenario name ("login: p(95)<300ms")
+ *   over DURATION  every sliding window of that length must pass, not just the whole run
+ *                  ("p(95)<200ms over 30s"); evaluated on merged per-interval histograms
+ *   abortOnFail    stop the run as soon as the threshold fails (partial report, exit 1)
  */
+import { parseDuration } from "../config/units.js";
 import { BulwarkError } from "../errors.js";
 
 export type ThresholdMetric =
@@ -19,10 +29,16 @@ export type ThresholdMetric =
   | { readonly kind: "rps" }
   | { readonly kind: "dropped" };
 
-type Operator = "<" | "<=" | ">" | ">=" | "==" | "!=";
+export type Operator = "<" | "<=" | ">" | ">=" | "==" | "!=";
 
 export interface Threshold {
   readonly expression: string;
+  /** Request name the threshold is limited to; undefined for every request. */
+  readonly scope?: string;
+  /** Sliding window length; undefined for the whole run. */
+  readonly windowMs?: number;
+  /** Stop the run as soon as this threshold fails. */
+  readonly abortOnFail?: boolean;
   readonly metric: ThresholdMetric;
   readonly operator: Operator;
   /** Bound in the metric's unit: milliseconds, a fraction, requests per second, a count. */
@@ -43,7 +59,26 @@ export interface ThresholdResult {
   readonly ok: boolean;
   /** The measured value in the metric's unit; null when there was nothing to measure. */
   readonly actual: number | null;
+  /** The request name of a `NAME:` threshold. */
+  readonly scope?: string;
+  /**
+   * For `over D` thresholds: `actual` is the worst window; where it was (ms after the start),
+   * how many full windows were evaluated and how many failed. `partial: true` when the run was
+   * shorter than one window, so the whole run was evaluated as one.
+   */
+  readonly window?: {
+    readonly durationMs: number;
+    readonly worstStartMs: number;
+    readonly worstEndMs: number;
+    readonly windows: number;
+    readonly failed: number;
+    readonly partial: boolean;
+  };
 }
+
+const SCOPE = /^\s*([A-Za-z0-9_.-]+)\s*:\s*(.*)$/s;
+const ABORT = /\s+abortOnFail\s*$/;
+const OVER = /\s+over\s+(\S+)\s*$/;
 
 const SHAPE = /^\s*(p\(\s*(\d+(?:\.\d+)?)\s*\)|max|error_rate|rps|dropped)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$/;
 const DURATION = /^(\d+(?:\.\d+)?)(us|µs|ms|s|m)?$/;
@@ -53,11 +88,34 @@ const NUMBER = /^\d+(?:\.\d+)?$/;
 export function parseThreshold(expression: string): Threshold {
   const fail = (why: string): never => {
     throw new BulwarkError("usage", `invalid threshold ${JSON.stringify(expression)}: ${why}`, {
-      details: ["examples: 'p(95)<200ms'  'error_rate<0.1%'  'rps>50'  'dropped==0'  'max<2s'"],
+      details: [
+        "examples: 'p(95)<200ms'  'error_rate<0.1%'  'rps>50'  'dropped==0'  'max<2s'",
+        "          'login: p(95)<300ms'  'p(99)<1s over 30s'  'error_rate<1% over 1m abortOnFail'",
+      ],
     });
   };
-  const match = SHAPE.exec(expression);
-  if (!match) return fail("expected METRIC OP VALUE with METRIC one of p(N), max, error_rate, rps, dropped");
+  let core = expression;
+  const abortOnFail = ABORT.test(core);
+  if (abortOnFail) core = core.replace(ABORT, "");
+  let windowMs: number | undefined;
+  const over = OVER.exec(core);
+  if (over) {
+    windowMs = parseDuration(over[1]!);
+    if (windowMs === undefined || windowMs <= 0)
+      return fail(`expected a window like "over 30s" or "over 5m", got ${JSON.stringify(over[1])}`);
+    core = core.slice(0, over.index);
+  }
+  let scope: string | undefined;
+  const scoped = SCOPE.exec(core);
+  if (scoped) {
+    scope = scoped[1]!;
+    core = scoped[2]!;
+  }
+  const match = SHAPE.exec(core);
+  if (!match)
+    return fail(
+      "expected [NAME:] METRIC OP VALUE [over DURATION] [abortOnFail] with METRIC one of p(N), max, error_rate, rps, dropped",
+    );
   const [, name, percentileText, operator, valueText] = match as unknown as [
     string,
     string,
@@ -90,7 +148,17 @@ export function parseThreshold(expression: string): Threshold {
     if (!NUMBER.test(valueText)) return fail(`expected a number, got ${JSON.stringify(valueText)}`);
     bound = Number(valueText);
   }
-  return { expression: expression.trim(), metric, operator, bound };
+  if (scope !== undefined && metric.kind === "dropped")
+    fail("dropped counts iterations, which have no request name; remove the NAME: prefix");
+  return {
+    expression: expression.trim(),
+    metric,
+    operator,
+    bound,
+    ...(scope === undefined ? {} : { scope }),
+    ...(windowMs === undefined ? {} : { windowMs }),
+    ...(abortOnFail ? { abortOnFail } : {}),
+  };
 }
 
 export function evaluateThreshold(threshold: Threshold, inputs: ThresholdInputs): ThresholdResult {
@@ -100,7 +168,7 @@ export function evaluateThreshold(threshold: Threshold, inputs: ThresholdInputs)
   return { expression: threshold.expression, ok, actual };
 }
 
-function measure(metric: ThresholdMetric, inputs: ThresholdInputs): number | null {
+export function measure(metric: ThresholdMetric, inputs: ThresholdInputs): number | null {
   switch (metric.kind) {
     case "percentile":
       return inputs.percentileMs(metric.percentile);
@@ -115,7 +183,7 @@ function measure(metric: ThresholdMetric, inputs: ThresholdInputs): number | nul
   }
 }
 
-function compare(actual: number, operator: Operator, bound: number): boolean {
+export function compare(actual: number, operator: Operator, bound: number): boolean {
   switch (operator) {
     case "<":
       return actual < bound;

@@ -5,7 +5,7 @@
  * command as users run it (npm test builds dist/ first).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -273,4 +273,46 @@ test("Ctrl-C stops the run and still writes a summary marked partial", async () 
   assert.equal(summary.partial, true);
   assert.ok((summary.requests as number) >= 40, `requests ${summary.requests}`);
   assert.ok((summary.elapsedMs as number) < 10_000);
+});
+
+test("requests undici would refuse are failed as class other without hanging the run", async () => {
+  // A header value with a line break on the command line is a usage error, before anything is sent.
+  const before = target.count();
+  assert.equal(
+    await main([
+      "load",
+      `${target.url}/`,
+      "--vus",
+      "1",
+      "--duration",
+      "1s",
+      "--header",
+      "X-Bad: a\r\nInjected: b",
+    ]),
+    ExitCode.UsageOrConfig,
+  );
+  assert.equal(target.count(), before);
+  // From a data file it only shows at run time. undici would refuse it synchronously, and its
+  // Pool then stops dispatching the requests queued behind it; Bulwark fails such a request
+  // itself (class other), on the next turn of the event loop, so timers and Ctrl-C keep working.
+  writeFileSync(join(dir, "bad-rows.json"), JSON.stringify([{ v: "a\r\nInjected: b" }, { v: "fine" }]));
+  const file = join(dir, "bad-rows.yaml");
+  writeFileSync(
+    file,
+    `target: ${target.url}\ndata: { file: bad-rows.json }\nrequests:\n  - { name: h, path: /, headers: { X-V: "\${data.v}" } }\nexecutor: { type: constant-vus, vus: 2, duration: 2s }\n`,
+  );
+  const out = join(dir, "bad-rows-summary.json");
+  const started = Date.now();
+  assert.equal(await main(["load", file, "--out", out, "--no-evidence"]), ExitCode.Ok);
+  assert.ok(Date.now() - started < 10_000);
+  const summary = readJson(out) as {
+    requests: number;
+    errorsByClass: Record<string, number>;
+    statusCodes: Record<string, number>;
+    timeline: unknown[];
+  };
+  assert.ok(summary.errorsByClass.other! > 0);
+  assert.ok(summary.statusCodes["200"]! > 0, "the good rows were sent");
+  assert.equal(summary.errorsByClass.other! + summary.statusCodes["200"]!, summary.requests);
+  assert.ok(summary.timeline.length >= 2, `intervals ${summary.timeline.length}`);
 });

@@ -134,11 +134,13 @@ test("presets, and how they scale", () => {
     vus: 200,
     durationMs: 3_600_000,
   });
-  assert.deepEqual(buildPlan({ target: url, preset: "stress", vus: "50" }).executor, {
-    kind: "ramping-vus",
-    startVus: 0,
-    stages: [{ durationMs: 600_000, target: 50 }],
-    durationMs: 600_000,
+  // stress is a breaking-point search (test/integration/load/find-limit.test.ts)
+  assert.deepEqual(buildPlan({ target: url, preset: "stress", rate: "50" }).executor, {
+    kind: "constant-arrival-rate",
+    rate: 5,
+    durationMs: 60_000,
+    connections: 100,
+    maxQueue: 10,
   });
   assert.throws(() => buildPlan({ target: url, preset: "huge" }), /--preset: expected normal/);
   assert.throws(() => buildPlan({ target: url, preset: "normal", rate: "5" }), /--preset runs virtual users/);

@@ -76,3 +76,74 @@ test("a threshold with nothing to measure fails (fail closed)", () => {
   });
   assert.equal(evaluateThreshold(parseThreshold("error_rate<1%"), empty).ok, false);
 });
+
+test("NAME: scopes, over WINDOW and abortOnFail", () => {
+  const full = parseThreshold("login: p(95)<300ms over 30s abortOnFail");
+  assert.equal(full.scope, "login");
+  assert.equal(full.windowMs, 30_000);
+  assert.equal(full.abortOnFail, true);
+  assert.equal(full.bound, 300);
+  assert.deepEqual(full.metric, { kind: "percentile", percentile: 95 });
+  assert.equal(parseThreshold("error_rate<1% over 1m").windowMs, 60_000);
+  assert.equal(parseThreshold("error_rate<1% over 1m").abortOnFail, undefined);
+  assert.equal(parseThreshold("rps>10 abortOnFail").abortOnFail, true);
+  assert.equal(parseThreshold("api.v2-get: rps>10").scope, "api.v2-get");
+  for (const bad of [
+    "login: dropped==0",
+    "p(95)<200ms over",
+    "p(95)<200ms over fast",
+    "p(95)<200ms over 0s",
+    "p(95)<200ms abortonfail",
+    "bad name: p(95)<1s",
+    ": p(95)<1s",
+  ]) {
+    assert.throws(
+      () => parseThreshold(bad),
+      (error: unknown) => isBulwarkError(error) && error.code === "usage",
+      bad,
+    );
+  }
+});
+
+test("fuzz: random threshold text is parsed or refused with a usage error, never a crash", () => {
+  const alphabet = [
+    "p(",
+    ")",
+    "95",
+    "<",
+    ">",
+    "=",
+    "!",
+    "ms",
+    "s",
+    "%",
+    " over ",
+    " abortOnFail",
+    "login:",
+    ":",
+    " ",
+    "max",
+    "error_rate",
+    "rps",
+    "dropped",
+    "0.1",
+    "1e3",
+    "\u0000",
+    "é",
+  ];
+  const deadline = Date.now() + 2000;
+  let parsed = 0;
+  while (Date.now() < deadline) {
+    const length = 1 + Math.floor(Math.random() * 8);
+    let text = "";
+    for (let i = 0; i < length; i++) text += alphabet[Math.floor(Math.random() * alphabet.length)];
+    try {
+      const threshold = parseThreshold(text);
+      assert.ok(Number.isFinite(threshold.bound));
+      parsed++;
+    } catch (error) {
+      assert.ok(isBulwarkError(error) && error.code === "usage", `${JSON.stringify(text)}: ${error}`);
+    }
+  }
+  assert.ok(parsed >= 0);
+});

@@ -53,6 +53,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./commands/load.js")).loadCommand,
   },
   {
+    name: "check",
+    summary: "assess a live service or a repository (findings, score, grade); launch readiness",
+    load: async () => (await import("./commands/check.js")).checkCommand,
+  },
+  {
     name: "audit",
     summary: "tamper-evident audit trail: keygen, verify, query, export, prune",
     load: async () => (await import("./commands/audit.js")).auditCommand,

@@ -58,6 +58,26 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./commands/check.js")).checkCommand,
   },
   {
+    name: "backup",
+    summary: "encrypted PostgreSQL backups: take, list, show, prune, keygen",
+    load: async () => (await import("./commands/backup.js")).backupCommand,
+  },
+  {
+    name: "restore",
+    summary: "verify, decrypt and restore a PostgreSQL backup",
+    load: async () => (await import("./commands/restore.js")).restoreCommand,
+  },
+  {
+    name: "drill",
+    summary: "restore drill: restore into a scratch database, verify, measure RTO/RPO, evidence",
+    load: async () => (await import("./commands/drill.js")).drillCommand,
+  },
+  {
+    name: "wal",
+    summary: "archive and fetch PostgreSQL WAL in the encrypted repository (point-in-time recovery)",
+    load: async () => (await import("./commands/wal.js")).walCommand,
+  },
+  {
     name: "audit",
     summary: "tamper-evident audit trail: keygen, verify, query, export, prune",
     load: async () => (await import("./commands/audit.js")).auditCommand,

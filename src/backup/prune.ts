@@ -1,0 +1,132 @@
+/**
+ * `bulwark backup prune`: apply the retention policy to a repository. The newest verified
+ * backup — the newest with a passing drill, or if none has one, the newest whose artifacts still
+ * match their SHA-256 — is never removed. Incomplete backups whose writer is gone are removed
+ * too. Removal is crash-safe (LocalRepository.remove deletes the manifest first).
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { BulwarkError } from "../errors.js";
+import { baseRepository } from "./base-backup.js";
+import type { LocalRepository } from "./local-repository.js";
+import type { Manifest } from "./manifest.js";
+import { decideRetention, hasRules, type RetentionDecision, type RetentionPolicy } from "./retention.js";
+import { listArchivedWal, removeArchivedWal, walBefore } from "./wal-archive.js";
+
+export interface PrunePlan {
+  readonly decision: RetentionDecision;
+  readonly protectedId: string | undefined;
+  readonly protectedBy: "drill" | "checksum" | undefined;
+  /** Incomplete backups (no manifest) whose writer is no longer running. */
+  readonly abandoned: readonly string[];
+}
+
+export async function artifactsIntact(repo: LocalRepository, manifest: Manifest): Promise<boolean> {
+  for (const artifact of manifest.artifacts) {
+    const hash = createHash("sha256");
+    let size = 0;
+    try {
+      await pipeline(
+        createReadStream(repo.path(manifest.id, artifact.name)),
+        new Writable({
+          write(chunk: Buffer, _encoding, callback) {
+            hash.update(chunk);
+            size += chunk.length;
+            callback();
+          },
+        }),
+      );
+    } catch {
+      return false;
+    }
+    if (size !== artifact.size || hash.digest("hex") !== artifact.sha256) return false;
+  }
+  return true;
+}
+
+export async function planPrune(
+  repo: LocalRepository,
+  policy: RetentionPolicy,
+  now = new Date(),
+): Promise<PrunePlan> {
+  if (!hasRules(policy)) {
+    throw new BulwarkError(
+      "usage",
+      "no retention rule: pass --keep-last, --keep-daily, --keep-weekly, --keep-monthly or --max-age (or set backup.retention)",
+    );
+  }
+  const { backups, incomplete } = repo.list();
+  const newestFirst = [...backups].reverse();
+  let protectedId = newestFirst.find((manifest) => repo.readVerified(manifest.id))?.id;
+  let protectedBy: PrunePlan["protectedBy"] = protectedId ? "drill" : undefined;
+  if (!protectedId) {
+    for (const manifest of newestFirst) {
+      if (await artifactsIntact(repo, manifest)) {
+        protectedId = manifest.id;
+        protectedBy = "checksum";
+        break;
+      }
+    }
+  }
+  const decision = decideRetention(
+    backups.map((manifest) => ({ id: manifest.id, time: new Date(manifest.snapshot.takenAt) })),
+    policy,
+    { now, protectedId },
+  );
+  return {
+    decision,
+    protectedId,
+    protectedBy,
+    abandoned: incomplete.filter((entry) => !entry.live).map((entry) => entry.id),
+  };
+}
+
+export function executePrune(repo: LocalRepository, plan: PrunePlan): void {
+  for (const id of [...plan.decision.remove, ...plan.abandoned]) repo.remove(id);
+}
+
+export interface BasePrunePlan {
+  readonly decision: RetentionDecision;
+  /** Archived WAL no kept base backup needs. */
+  readonly wal: readonly string[];
+  readonly abandoned: readonly string[];
+}
+
+/**
+ * Retention for point-in-time recovery: the same rules over base backups (the newest is always
+ * kept: without it, no archived WAL after it can be replayed), then the archived WAL older than
+ * the oldest kept base backup's start. Undefined when the repository holds no base backups.
+ */
+export function planBasePrune(
+  repoRoot: string,
+  policy: RetentionPolicy,
+  now = new Date(),
+): BasePrunePlan | undefined {
+  const repo = baseRepository(repoRoot);
+  const { backups, incomplete } = repo.list();
+  if (backups.length === 0) return undefined;
+  const decision = decideRetention(
+    backups.map((manifest) => ({ id: manifest.id, time: new Date(manifest.startedAt) })),
+    policy,
+    { now, protectedId: backups.at(-1)!.id },
+  );
+  const kept = new Set(decision.keep.map((entry) => entry.id));
+  const oldestStart = backups
+    .filter((manifest) => kept.has(manifest.id))
+    .map((manifest) => manifest.walStartSegment.slice(8))
+    .sort()[0]!;
+  return {
+    decision,
+    wal: walBefore(listArchivedWal(repoRoot), `00000000${oldestStart}`),
+    abandoned: incomplete.filter((entry) => !entry.live).map((entry) => entry.id),
+  };
+}
+
+/** Base backups first, then WAL: a crash in between leaves extra WAL, never a gap. */
+export function executeBasePrune(repoRoot: string, plan: BasePrunePlan): void {
+  const repo = baseRepository(repoRoot);
+  for (const id of [...plan.decision.remove, ...plan.abandoned]) repo.remove(id);
+  removeArchivedWal(repoRoot, plan.wal);
+}

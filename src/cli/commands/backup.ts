@@ -1,0 +1,429 @@
+/**
+ * `bulwark backup` (take a backup), `backup list`, `backup show`, `backup prune`, `backup keygen`.
+ * Wiring only: the logic is in src/backup/.
+ */
+import { resolve } from "node:path";
+import { generateKeyFile } from "../../backup/backup-key.js";
+import { baseRepository, createBaseBackup } from "../../backup/base-backup.js";
+import { backupSection, loadKey, requireRepo, retentionFrom } from "../../backup/config.js";
+import { resolveDbTarget } from "../../backup/connection.js";
+import { createBackup, DEFAULT_COMPRESSION } from "../../backup/create-backup.js";
+import { parseCron } from "../../backup/cron.js";
+import { formatMs } from "../../backup/drill.js";
+import { LocalRepository } from "../../backup/local-repository.js";
+import type { Manifest } from "../../backup/manifest.js";
+import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
+import { executeBasePrune, executePrune, planBasePrune, planPrune } from "../../backup/prune.js";
+import { hasRules, type RetentionPolicy } from "../../backup/retention.js";
+import { BackupMetrics, runSchedule, serveMetrics } from "../../backup/scheduler.js";
+import { BulwarkError } from "../../errors.js";
+import { ExitCode } from "../../exit-codes.js";
+import { createLogger } from "../../observability/logger.js";
+import { type Command, parseFlags, say } from "../command.js";
+
+const HELP = `usage: bulwark backup [--db URL] --repo DIR --key-file FILE [options]
+       bulwark backup list [--base] [--repo DIR] [--format json]
+       bulwark backup show ID|latest [--repo DIR] [--format json]
+       bulwark backup prune [--keep-last N] [--keep-daily N] [--keep-weekly N]
+                            [--keep-monthly N] [--max-age D] [--dry-run] [--repo DIR]
+       bulwark backup --schedule CRON [--metrics-listen HOST:PORT] [--keep-… N] [options]
+       bulwark backup keygen --out FILE
+
+Encrypted, verifiable PostgreSQL backups (docs/disaster-recovery.md). A backup is pg_dump's
+custom format, compressed by pg_dump, streamed through AES-256-GCM into <repo>/<id>/, with a
+manifest (sizes, SHA-256, per-table row counts and checksums from the dump's own snapshot)
+written last: an interrupted backup is never listed.
+
+  -c, --config FILE   read settings from the \`backup:\` section of FILE (flags win)
+  --db URL            database to back up, postgres://user@host:port/db (default: backup.db,
+                      DATABASE_URL, then the PG* variables); give the password with
+                      backup.password: \${file:…} or PGPASSWORD / PGPASSFILE, never in argv
+  --repo DIR          repository directory (backup.repo)
+  --key-file FILE     encryption key (backup.keyFile; or backup.passphrase: \${file:…})
+  --compress N        pg_dump -Z (zlib) level 0..9 (default 1: fast; 6 is pg_dump's default,
+                      smaller and slower; see docs/performance.md)
+  --base              a physical base backup of the whole cluster (pg_basebackup) for
+                      point-in-time recovery with archived WAL (\`bulwark wal\`), kept in
+                      <repo>/base/ (\`backup list --base\` lists them); restore it with
+                      \`bulwark restore --data-dir\`
+  --pg-bin DIR        directory of pg_dump/pg_restore (default: the server's version from
+                      /usr/lib/postgresql/<major>/bin, then PATH)
+  --format json       print the manifest (list: all manifests) as JSON on stdout
+  --schedule CRON     stay running and back up at each time of the cron expression, in UTC
+                      ("0 2 * * *", "@daily", six fields for seconds); each run is a JSON
+                      log line on stdout; with retention flags (or backup.retention), prune
+                      after each successful backup; Ctrl-C/SIGTERM stops (exit 0 when idle)
+  --metrics-listen HOST:PORT   with --schedule: Prometheus metrics at /metrics
+                      (bulwark_backup_runs_total{result}, _last_success_timestamp_seconds, …)
+  --out FILE          keygen: the key file to create (mode 0600; never overwritten)
+  --dry-run           prune: show what would be removed, remove nothing
+  --keep-last N, --keep-daily N, --keep-weekly N, --keep-monthly N, --max-age D (30d, 12h)
+                      prune: retention rules; a backup is kept when any rule keeps it, and
+                      the newest verified backup is always kept (backup.retention)
+
+exit codes: 0 ok, 2 usage or config error, 3 runtime failure (database unreachable, repository
+full, pg_dump failed), 130 interrupted (the partial backup is removed).`;
+
+const COMMON = {
+  config: { type: "string", short: "c" },
+  repo: { type: "string" },
+  format: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function jsonFormat(format: string | undefined): boolean {
+  if (format === undefined || format === "text") return false;
+  if (format === "json") return true;
+  throw new BulwarkError("usage", `--format must be json or text, got ${JSON.stringify(format)}`);
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function describe(manifest: Manifest, verified: boolean): string[] {
+  const duration = new Date(manifest.finishedAt).getTime() - new Date(manifest.startedAt).getTime();
+  const rows = manifest.tables.reduce((sum, table) => sum + table.rows, 0);
+  return [
+    `backup ${manifest.id}${verified ? " (verified by a drill)" : ""}`,
+    `  database    ${manifest.database} on ${manifest.source} (PostgreSQL ${manifest.serverVersion})`,
+    `  snapshot    ${manifest.snapshot.takenAt} (${manifest.snapshot.id})`,
+    `  took        ${formatMs(duration)}, ${manifest.startedAt} → ${manifest.finishedAt}`,
+    `  size        ${formatBytes(manifest.size)} (pg_dump -Fc -Z${manifest.dump.compression}, ${manifest.encryption.algorithm}, key ${manifest.encryption.keyId})`,
+    ...manifest.artifacts.map(
+      (artifact) => `  artifact    ${artifact.name} ${artifact.size} bytes sha256 ${artifact.sha256}`,
+    ),
+    `  tables      ${manifest.tables.length}, ${rows} rows (${manifest.checksumAlgorithm})`,
+    ...manifest.tables.map(
+      (table) =>
+        `    ${`${table.schema}.${table.name}`.padEnd(40)} ${String(table.rows).padStart(12)} rows  checksum ${table.checksum}`,
+    ),
+    `  tool        bulwark ${manifest.tool.version}, ${manifest.tool.pgDump}`,
+  ];
+}
+
+const RETENTION_FLAGS = {
+  "keep-last": { type: "string" },
+  "keep-daily": { type: "string" },
+  "keep-weekly": { type: "string" },
+  "keep-monthly": { type: "string" },
+  "max-age": { type: "string" },
+} as const;
+
+async function takeBackup(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseFlags(
+    "backup",
+    argv,
+    {
+      ...COMMON,
+      ...RETENTION_FLAGS,
+      db: { type: "string" },
+      "key-file": { type: "string" },
+      compress: { type: "string" },
+      "pg-bin": { type: "string" },
+      schedule: { type: "string" },
+      "metrics-listen": { type: "string" },
+      base: { type: "boolean" },
+    },
+    true,
+  );
+  if (positionals.length > 0) {
+    throw new BulwarkError(
+      "usage",
+      `unknown subcommand ${JSON.stringify(positionals[0])}; expected list, show, prune or keygen`,
+    );
+  }
+  const json = jsonFormat(values.format);
+  const section = backupSection(values.config);
+  let compression = section.compression ?? DEFAULT_COMPRESSION;
+  if (values.compress !== undefined) {
+    if (!/^[0-9]$/.test(values.compress))
+      throw new BulwarkError("usage", `--compress must be 0..9, got ${JSON.stringify(values.compress)}`);
+    compression = Number(values.compress);
+  }
+  const repo = new LocalRepository(requireRepo(values.repo, section, "backup"));
+  const key = await loadKey(values["key-file"], section, "backup");
+  const target = resolveDbTarget(values.db ?? section.db, { password: section.password });
+  const policy = retentionFrom(section, {
+    keepLast: values["keep-last"],
+    keepDaily: values["keep-daily"],
+    keepWeekly: values["keep-weekly"],
+    keepMonthly: values["keep-monthly"],
+    maxAgeMs: values["max-age"],
+  });
+  const pgBin = values["pg-bin"] ?? section.pgBin;
+  if (values.schedule !== undefined) {
+    return scheduled({
+      schedule: values.schedule,
+      metricsListen: values["metrics-listen"],
+      target,
+      repo,
+      key,
+      compression,
+      pgBin,
+      policy,
+    });
+  }
+  if (values["metrics-listen"] !== undefined || Object.keys(RETENTION_FLAGS).some((flag) => flag in values)) {
+    throw new BulwarkError(
+      "usage",
+      "--metrics-listen and retention flags go with --schedule; to prune now, run `bulwark backup prune`",
+    );
+  }
+  if (values.base) {
+    if (values.compress !== undefined)
+      throw new BulwarkError("usage", "--compress does not apply to --base backups");
+    say(`base backup of the cluster at ${target.display} into ${repo.root}/base`);
+    const base = await withInterrupt("interrupted; removing the partial base backup", (signal) =>
+      createBaseBackup({ target, repoRoot: repo.root, key, pgBin, signal }),
+    );
+    say(`base backup ${base.id} complete: ${formatBytes(base.size)}, archive_mode ${base.archiveMode}`);
+    if (base.archiveMode === "off") {
+      say(
+        "archive_mode is off: WAL is not archived, so this base backup cannot recover to a later point in time",
+      );
+    }
+    if (json) printJson(base);
+    return ExitCode.Ok;
+  }
+  const progress = progressLine();
+  say(`backing up ${target.display} into ${repo.root}`);
+  const manifest = await withInterrupt("interrupted; removing the partial backup", (signal) =>
+    createBackup({
+      target,
+      repo,
+      key,
+      compression,
+      pgBin,
+      signal,
+      onStarted: (id) => say(`backup ${id} started`),
+      onProgress: (p) => progress.update(`  dumped ${formatBytes(p.bytes)} in ${formatMs(p.elapsedMs)}`),
+    }).finally(() => progress.finish()),
+  );
+  say(describe(manifest, false).slice(0, 6).join("\n"));
+  say(`backup ${manifest.id} complete`);
+  if (json) printJson(manifest);
+  return ExitCode.Ok;
+}
+
+async function scheduled(options: {
+  schedule: string;
+  metricsListen: string | undefined;
+  target: ReturnType<typeof resolveDbTarget>;
+  repo: LocalRepository;
+  key: Awaited<ReturnType<typeof loadKey>>;
+  compression: number;
+  pgBin: string | undefined;
+  policy: RetentionPolicy;
+}): Promise<number> {
+  const schedule = parseCron(options.schedule);
+  const logger = createLogger({ level: "info", sync: true });
+  const metrics = new BackupMetrics();
+  let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
+  if (options.metricsListen !== undefined) {
+    const match = /^(.+):(\d{1,5})$/.exec(options.metricsListen);
+    if (!match || Number(match[2]) > 65535) {
+      throw new BulwarkError(
+        "usage",
+        `--metrics-listen expects HOST:PORT such as 127.0.0.1:9187, got ${JSON.stringify(options.metricsListen)}`,
+      );
+    }
+    try {
+      metricsServer = await serveMetrics(metrics, match[1]!.replace(/^\[|\]$/g, ""), Number(match[2]));
+    } catch (error) {
+      throw new BulwarkError(
+        "listen_failed",
+        `cannot listen on ${options.metricsListen} for metrics: ${(error as Error).message}`,
+      );
+    }
+    logger.info({ address: metricsServer.address }, "metrics listening");
+  }
+  const prune = hasRules(options.policy)
+    ? async () => {
+        const plan = await planPrune(options.repo, options.policy);
+        executePrune(options.repo, plan);
+        const basePlan = planBasePrune(options.repo.root, options.policy);
+        if (basePlan) executeBasePrune(options.repo.root, basePlan);
+        return plan;
+      }
+    : undefined;
+  say(
+    `backing up ${options.target.display} into ${options.repo.root} on schedule ${JSON.stringify(options.schedule)} (UTC); logs are JSON lines on stdout`,
+  );
+  try {
+    const { interrupted } = await withInterrupt("stopping the schedule", (signal) =>
+      runSchedule({
+        schedule,
+        signal,
+        logger,
+        metrics,
+        prune,
+        backup: (runSignal) =>
+          createBackup({
+            target: options.target,
+            repo: options.repo,
+            key: options.key,
+            compression: options.compression,
+            pgBin: options.pgBin,
+            signal: runSignal,
+          }),
+      }),
+    );
+    return interrupted ? ExitCode.Interrupted : ExitCode.Ok;
+  } finally {
+    metricsServer?.server.close();
+  }
+}
+
+function listBase(root: string, json: boolean): number {
+  const repo = baseRepository(root);
+  const { backups, incomplete } = repo.list();
+  if (json) {
+    printJson({ repository: repo.root, backups, incomplete });
+    return ExitCode.Ok;
+  }
+  if (backups.length === 0) say(`no complete base backups in ${repo.root}`);
+  else {
+    say(
+      `${"id".padEnd(24)} ${"finished".padEnd(24)} ${"size".padStart(10)}  ${"WAL from".padEnd(24)}  archive_mode`,
+    );
+    for (const manifest of [...backups].reverse()) {
+      say(
+        `${manifest.id.padEnd(24)} ${manifest.finishedAt.padEnd(24)} ${formatBytes(manifest.size).padStart(10)}  ${manifest.walStartSegment.padEnd(24)}  ${manifest.archiveMode}`,
+      );
+    }
+  }
+  for (const entry of incomplete) say(`incomplete base ${entry.id}: ${entry.reason}`);
+  return ExitCode.Ok;
+}
+
+async function list(argv: readonly string[]): Promise<number> {
+  const { values } = parseFlags("backup", argv, { ...COMMON, base: { type: "boolean" } });
+  const json = jsonFormat(values.format);
+  const root = requireRepo(values.repo, backupSection(values.config), "backup");
+  if (values.base) return listBase(root, json);
+  const repo = new LocalRepository(root);
+  const { backups, incomplete } = repo.list();
+  if (json) {
+    printJson({
+      repository: repo.root,
+      backups: backups.map((manifest) => ({ ...manifest, verified: repo.readVerified(manifest.id) ?? null })),
+      incomplete,
+    });
+    return ExitCode.Ok;
+  }
+  if (backups.length === 0) say(`no complete backups in ${repo.root}`);
+  else {
+    say(
+      `${"id".padEnd(24)} ${"database".padEnd(16)} ${"snapshot".padEnd(24)} ${"size".padStart(10)}  tables  verified`,
+    );
+    for (const manifest of [...backups].reverse()) {
+      say(
+        `${manifest.id.padEnd(24)} ${manifest.database.padEnd(16)} ${manifest.snapshot.takenAt.padEnd(24)} ${formatBytes(manifest.size).padStart(10)}  ${String(manifest.tables.length).padStart(6)}  ${repo.readVerified(manifest.id) ? "yes" : "no"}`,
+      );
+    }
+  }
+  for (const entry of incomplete) {
+    say(
+      `incomplete ${entry.id}: ${entry.reason}${entry.live ? " (being written)" : " (removed by `bulwark backup prune`)"}`,
+    );
+  }
+  return ExitCode.Ok;
+}
+
+async function show(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseFlags("backup", argv, COMMON, true);
+  if (positionals.length !== 1)
+    throw new BulwarkError("usage", "give one backup id (or latest): bulwark backup show ID");
+  const json = jsonFormat(values.format);
+  const repo = new LocalRepository(requireRepo(values.repo, backupSection(values.config), "backup"));
+  const manifest = repo.find(positionals[0]!);
+  if (json) printJson({ ...manifest, verified: repo.readVerified(manifest.id) ?? null });
+  else say(describe(manifest, repo.readVerified(manifest.id) !== undefined).join("\n"));
+  return ExitCode.Ok;
+}
+
+async function prune(argv: readonly string[]): Promise<number> {
+  const { values } = parseFlags("backup", argv, {
+    ...COMMON,
+    "dry-run": { type: "boolean" },
+    "keep-last": { type: "string" },
+    "keep-daily": { type: "string" },
+    "keep-weekly": { type: "string" },
+    "keep-monthly": { type: "string" },
+    "max-age": { type: "string" },
+  });
+  const json = jsonFormat(values.format);
+  const section = backupSection(values.config);
+  const repo = new LocalRepository(requireRepo(values.repo, section, "backup"));
+  const policy = retentionFrom(section, {
+    keepLast: values["keep-last"],
+    keepDaily: values["keep-daily"],
+    keepWeekly: values["keep-weekly"],
+    keepMonthly: values["keep-monthly"],
+    maxAgeMs: values["max-age"],
+  });
+  const plan = await planPrune(repo, policy);
+  const basePlan = planBasePrune(repo.root, policy);
+  const dryRun = values["dry-run"] === true;
+  if (!dryRun) {
+    executePrune(repo, plan);
+    if (basePlan) executeBasePrune(repo.root, basePlan);
+  }
+  if (json) {
+    printJson({ dryRun, ...plan, base: basePlan ?? null });
+    return ExitCode.Ok;
+  }
+  const verb = dryRun ? "would remove" : "removed";
+  for (const kept of plan.decision.keep) say(`keep   ${kept.id}  (${kept.reasons.join(", ")})`);
+  for (const id of plan.decision.remove) say(`${verb} ${id}`);
+  for (const id of plan.abandoned) say(`${verb} ${id} (incomplete)`);
+  if (plan.protectedId) {
+    say(
+      `newest verified backup ${plan.protectedId} (by ${plan.protectedBy === "drill" ? "a passing drill" : "its SHA-256"}) is always kept`,
+    );
+  }
+  if (basePlan) {
+    for (const kept of basePlan.decision.keep) say(`keep   base ${kept.id}  (${kept.reasons.join(", ")})`);
+    for (const id of [...basePlan.decision.remove, ...basePlan.abandoned]) say(`${verb} base ${id}`);
+    say(
+      `${verb} ${basePlan.wal.length} archived WAL file${basePlan.wal.length === 1 ? "" : "s"} older than the oldest kept base backup`,
+    );
+  }
+  say(
+    `${plan.decision.keep.length} kept, ${plan.decision.remove.length + plan.abandoned.length} ${verb}${dryRun ? " (dry run)" : ""}`,
+  );
+  return ExitCode.Ok;
+}
+
+async function keygen(argv: readonly string[]): Promise<number> {
+  const { values } = parseFlags("backup", argv, {
+    out: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (!values.out) throw new BulwarkError("usage", "bulwark backup keygen needs --out FILE");
+  const key = generateKeyFile(resolve(values.out));
+  say(`created key ${key.id} in ${values.out} (mode 0600)`);
+  say(
+    "store a copy off this machine (a password manager or secret store): backups cannot be restored without it",
+  );
+  return ExitCode.Ok;
+}
+
+const SUBCOMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = {
+  list,
+  show,
+  prune,
+  keygen,
+};
+
+export const backupCommand: Command = {
+  name: "backup",
+  help: HELP,
+  async run(argv) {
+    const first = argv[0];
+    if (first !== undefined && !first.startsWith("-") && SUBCOMMANDS[first])
+      return SUBCOMMANDS[first](argv.slice(1));
+    return takeBackup(argv);
+  },
+};

@@ -1,0 +1,166 @@
+/**
+ * `bulwark restore ID|latest --to DSN`: verify, decrypt and restore one backup. Wiring only:
+ * the logic is in src/backup/restore-backup.ts.
+ */
+
+import { resolve } from "node:path";
+import { restorePointInTime } from "../../backup/base-backup.js";
+import { backupSection, loadKey, requireRepo } from "../../backup/config.js";
+import { resolveDbTarget } from "../../backup/connection.js";
+import { formatMs } from "../../backup/drill.js";
+import { LocalRepository } from "../../backup/local-repository.js";
+import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
+import { restoreBackup } from "../../backup/restore-backup.js";
+import { BulwarkError } from "../../errors.js";
+import { ExitCode } from "../../exit-codes.js";
+import { type Command, parseFlags, say } from "../command.js";
+
+const HELP = `usage: bulwark restore ID|latest --to URL --repo DIR --key-file FILE [--clean] [options]
+       bulwark restore [BASE-ID|latest] --data-dir DIR [--to-time T] --repo DIR --key-file FILE
+
+Restores a backup (docs/disaster-recovery.md). Before the target is touched, the manifest's
+HMAC is checked, the artifact's size and SHA-256 are checked against it, and every chunk is
+decrypted and authenticated; a wrong key, a tampered or a truncated artifact stops here. Then the artifact
+is decrypted into pg_restore's stdin (plaintext never touches disk), in one transaction: if
+pg_restore fails, the target is left as it was.
+
+  --to URL            target database, postgres://user@host:port/db; it must exist and be
+                      empty unless --clean (password: PGPASSWORD / PGPASSFILE, never in argv)
+  --clean             drop and replace the objects the backup holds (pg_restore --clean
+                      --if-exists); other objects in the target are left alone
+  --no-owner          do not restore ownership and privileges (target without the same roles)
+  -c, --config FILE   read repo, keyFile/passphrase and pgBin from the \`backup:\` section
+  --repo DIR          repository directory
+  --key-file FILE     encryption key the backup was made with
+  --pg-bin DIR        directory of pg_restore
+
+Point-in-time recovery: --data-dir restores a base backup (\`bulwark backup --base\`) into a new,
+empty data directory and configures recovery: restore_command fetches archived WAL with
+\`bulwark wal fetch\`, and with --to-time T (ISO 8601) replay stops at T and the server promotes.
+Without a BASE-ID, the newest base backup finished before T is used. Start PostgreSQL on the
+directory as its user to run the recovery.
+
+Not done: --jobs (parallel restore): pg_restore restores in parallel only from a seekable file,
+and the plaintext dump is never written to disk.
+
+exit codes: 0 restored, 1 refused (target not empty), 2 usage or config error, 3 runtime
+failure (wrong key, corrupt or truncated artifact, missing manifest, pg_restore failed),
+130 interrupted (the target is left unchanged).`;
+
+async function pointInTime(
+  values: {
+    config?: string;
+    repo?: string;
+    "key-file"?: string;
+    "data-dir"?: string;
+    "to-time"?: string;
+    to?: string;
+    clean?: boolean;
+  },
+  positionals: readonly string[],
+): Promise<number> {
+  if (!values["data-dir"])
+    throw new BulwarkError(
+      "usage",
+      "--to-time restores a base backup into a new data directory: give --data-dir DIR",
+    );
+  if (values.to !== undefined || values.clean)
+    throw new BulwarkError(
+      "usage",
+      "--data-dir restores a whole cluster; --to and --clean are for logical backups",
+    );
+  if (positionals.length > 1)
+    throw new BulwarkError("usage", "give at most one base backup id (default: latest)");
+  let targetTime: Date | undefined;
+  if (values["to-time"] !== undefined) {
+    targetTime = new Date(values["to-time"]);
+    if (Number.isNaN(targetTime.getTime()) || !/^\d{4}-\d{2}-\d{2}/.test(values["to-time"])) {
+      throw new BulwarkError(
+        "usage",
+        `--to-time expects an ISO 8601 time such as 2026-11-26T09:30:00Z, got ${JSON.stringify(values["to-time"])}`,
+      );
+    }
+  }
+  const section = backupSection(values.config);
+  const repoRoot = requireRepo(values.repo, section, "restore");
+  const key = await loadKey(values["key-file"], section, "restore");
+  // restore_command runs `bulwark wal fetch` as the server's user, with the same repository and key.
+  const fetchFlags = ["--repo", repoRoot];
+  if (values["key-file"] ?? section.keyFile)
+    fetchFlags.push("--key-file", resolve(values["key-file"] ?? section.keyFile!));
+  else if (values.config) fetchFlags.push("-c", resolve(values.config));
+  const dataDir = resolve(values["data-dir"]);
+  const manifest = await restorePointInTime({
+    repoRoot,
+    key,
+    id: positionals[0] ?? "latest",
+    dataDir,
+    targetTime,
+    bulwarkArgv: [process.execPath, resolve(process.argv[1]!)],
+    fetchFlags,
+  });
+  say(`restored base backup ${manifest.id} (${manifest.finishedAt}) into ${dataDir}`);
+  say(
+    targetTime
+      ? `recovery will replay archived WAL up to ${targetTime.toISOString()} and promote; start the server on it:`
+      : "recovery will replay all archived WAL and promote; start the server on it:",
+  );
+  say(`  chown -R postgres: ${dataDir} && pg_ctl -D ${dataDir} start   (as the server's user)`);
+  return ExitCode.Ok;
+}
+
+export const restoreCommand: Command = {
+  name: "restore",
+  help: HELP,
+  async run(argv) {
+    const { values, positionals } = parseFlags(
+      "restore",
+      argv,
+      {
+        to: { type: "string" },
+        clean: { type: "boolean" },
+        "no-owner": { type: "boolean" },
+        config: { type: "string", short: "c" },
+        repo: { type: "string" },
+        "key-file": { type: "string" },
+        "pg-bin": { type: "string" },
+        "data-dir": { type: "string" },
+        "to-time": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      true,
+    );
+    if (values["data-dir"] !== undefined || values["to-time"] !== undefined)
+      return pointInTime(values, positionals);
+    if (positionals.length !== 1) {
+      throw new BulwarkError("usage", "give one backup id or latest: bulwark restore ID|latest --to URL");
+    }
+    if (!values.to) throw new BulwarkError("usage", "bulwark restore needs --to URL (the target database)");
+    const section = backupSection(values.config);
+    const repo = new LocalRepository(requireRepo(values.repo, section, "restore"));
+    const manifest = repo.find(positionals[0]!);
+    const key = await loadKey(values["key-file"], section, "restore");
+    const target = resolveDbTarget(values.to, { what: "--to" });
+    say(
+      `restoring backup ${manifest.id} (${manifest.database}, snapshot ${manifest.snapshot.takenAt}) into ${target.display}`,
+    );
+    const progress = progressLine();
+    const timings = await withInterrupt("interrupted; rolling back the restore", (signal) =>
+      restoreBackup({
+        repo,
+        manifest,
+        key,
+        target,
+        clean: values.clean === true,
+        noOwner: values["no-owner"] === true,
+        pgBin: values["pg-bin"] ?? section.pgBin,
+        signal,
+        onProgress: (p) => progress.update(`  ${p.phase} ${formatBytes(p.bytes)} of ${formatBytes(p.total)}`),
+      }).finally(() => progress.finish()),
+    );
+    say(
+      `restored backup ${manifest.id} into ${target.display}: fetch ${formatMs(timings.fetchMs)}, decrypt ${formatMs(timings.decryptMs)}, restore ${formatMs(timings.restoreMs)}`,
+    );
+    return ExitCode.Ok;
+  },
+};

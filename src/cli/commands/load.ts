@@ -59,6 +59,8 @@ Sends load to one URL and measures it (docs/load.md).
   --out FILE           write the JSON summary to FILE
   --report FILE        also write a report: FILE.md (Markdown) or FILE.html (self-contained,
                        with latency, throughput, errors and generator charts); repeatable
+  --html FILE          a self-contained HTML report at FILE, whatever its name
+  --markdown FILE      a Markdown report at FILE, whatever its name
   --evidence-dir DIR   where the summary is also written (default .bulwark/evidence)
   --no-evidence        do not write the evidence copy
 
@@ -94,6 +96,8 @@ const FLAGS = {
   "find-limit": { type: "boolean" },
   "target-pid": { type: "string" },
   report: { type: "string", multiple: true },
+  html: { type: "string", multiple: true },
+  markdown: { type: "string", multiple: true },
   "prom-metric": { type: "string" },
   step: { type: "string" },
   "step-duration": { type: "string" },
@@ -135,7 +139,7 @@ export const loadCommand: Command = {
 
     const memory = memorySource({ targetPid: values["target-pid"], promMetric: values["prom-metric"] });
     // Checked before anything is sent, so a typo does not cost a whole soak.
-    const reports = (values.report ?? []).map((file) => ({ file, format: reportFormat(file) }));
+    const reports = reportsOf(values);
 
     const interrupt = new AbortController();
     const onSignal = () => {
@@ -191,6 +195,15 @@ export const loadCommand: Command = {
     return summary.ok ? ExitCode.Ok : ExitCode.Failed;
   },
 };
+
+/** --report (format from the extension), --html and --markdown, in one list. */
+function reportsOf(values: { report?: string[]; html?: string[]; markdown?: string[] }) {
+  return [
+    ...(values.report ?? []).map((file) => ({ file, format: reportFormat(file) })),
+    ...(values.html ?? []).map((file) => ({ file, format: "html" as const })),
+    ...(values.markdown ?? []).map((file) => ({ file, format: "md" as const })),
+  ];
+}
 
 /** --out, --report files and the evidence copy, all atomic. */
 function writeOutputs(
@@ -281,6 +294,8 @@ function fraction(flag: string, text: string | undefined, fallback: number, perc
 const MERGE_FLAGS = {
   out: { type: "string" },
   report: { type: "string", multiple: true },
+  html: { type: "string", multiple: true },
+  markdown: { type: "string", multiple: true },
   "evidence-dir": { type: "string" },
   "no-evidence": { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -293,7 +308,7 @@ async function merge(argv: readonly string[]): Promise<number> {
     say(HELP);
     return ExitCode.Ok;
   }
-  const reports = (values.report ?? []).map((file) => ({ file, format: reportFormat(file) }));
+  const reports = reportsOf(values);
   const summary = mergeFiles(positionals);
   say(`merged ${positionals.length} summaries: ${positionals.join(", ")}`);
   say(renderSummary(summary));

@@ -84,6 +84,27 @@ test("Markdown and self-contained HTML reports carry the JSON's figures; evidenc
   assert.deepEqual(copy, summary);
 });
 
+test("--html and --markdown write their format whatever the file is called", async () => {
+  const htmlFile = join(dir, "report-page");
+  const mdFile = join(dir, "report-text");
+  const code = await main([
+    "load",
+    `${target.url}/`,
+    "--rate",
+    "20",
+    "--duration",
+    "1s",
+    "--html",
+    htmlFile,
+    "--markdown",
+    mdFile,
+    "--no-evidence",
+  ]);
+  assert.equal(code, ExitCode.Ok);
+  assert.match(readFileSync(htmlFile, "utf8"), /^<!doctype html>/);
+  assert.match(readFileSync(mdFile, "utf8"), /^# Load test: GET /);
+});
+
 test("a bad report name is a usage error before anything is sent", async () => {
   const before = target.count();
   const code = await main([

@@ -2,6 +2,7 @@
  * Config schema of the audit trail (referenced from src/config/schema.ts): the process-wide
  * `audit:` section, and the per-route `audit: true | required | false` value.
  */
+import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { duration, size } from "../config/units.js";
 
@@ -100,3 +101,13 @@ export type AuditStoreConfig = z.output<typeof auditStoreSchema>;
 export type JsonlStoreConfig = z.output<typeof jsonlStoreSchema>;
 export type PostgresStoreConfig = z.output<typeof postgresStoreSchema>;
 export type RouteAuditConfig = z.output<typeof routeAuditSchema>;
+
+/** Resolves the store directory, spool directory and signing key against the config file's directory. */
+export function resolveAuditConfig(audit: AuditConfig, baseDir: string): AuditConfig {
+  const inBase = (file: string) => (isAbsolute(file) ? file : resolve(baseDir, file));
+  const store =
+    audit.store.type === "jsonl"
+      ? { ...audit.store, dir: inBase(audit.store.dir) }
+      : { ...audit.store, spoolDir: inBase(audit.store.spoolDir) };
+  return { ...audit, store, signingKey: inBase(audit.signingKey) };
+}

@@ -124,7 +124,7 @@ function redact(text: string, secrets: readonly string[]): string {
   return secrets.reduce((masked, secret) => masked.replaceAll(secret, "[secret]"), text);
 }
 
-function issueProblems(
+export function issueProblems(
   issue: z.core.$ZodIssue,
   locate: (path: readonly PropertyKey[], key?: string) => string,
 ): ConfigProblem[] {

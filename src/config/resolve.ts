@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from "node:os";
 import { isAbsolute, resolve } from "node:path";
-import type { AuditConfig } from "../audit/schema.js";
+import { type AuditConfig, resolveAuditConfig } from "../audit/schema.js";
 import { resolveApiKeysConfig } from "../security/api-keys/schema.js";
 import type { AuthorizeConfig } from "../security/authorization/schema.js";
 import type { LoginEndpointConfig } from "../security/brute-force/schema.js";
@@ -134,14 +134,6 @@ function resolveRoute(
   };
 }
 
-function resolveAuditPaths(audit: AuditConfig, inBase: (file: string) => string): AuditConfig {
-  const store =
-    audit.store.type === "jsonl"
-      ? { ...audit.store, dir: inBase(audit.store.dir) }
-      : { ...audit.store, spoolDir: inBase(audit.store.spoolDir) };
-  return { ...audit, store, signingKey: inBase(audit.signingKey) };
-}
-
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -180,7 +172,7 @@ export function resolveConfig(
       ...(config.server.apiKeys && { apiKeys: resolveApiKeysConfig(config.server.apiKeys, options.baseDir) }),
     },
     logging: config.logging,
-    audit: config.audit && resolveAuditPaths(config.audit, inBase),
+    audit: config.audit && resolveAuditConfig(config.audit, options.baseDir),
     secretPaths: options.secretPaths,
   };
   return deepFreeze(resolved);

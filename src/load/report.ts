@@ -1,3 +1,8 @@
+/**
+ * The run summary: the JSON evidence document (kind "load-summary", version 1, schema in
+ * docs/load.md), its terminal rendering, and atomic writing (src/durable-file.ts, so a reader
+ * never sees half a file even if the process dies mid-write).
+ */
 import { writeFileDurable } from "../durable-file.js";
 import type { ErrorClass } from "./error-class.js";
 import type { GeneratorSummary } from "./generator-health.js";

@@ -4,9 +4,14 @@
  * the key. The store and pepper come from a bulwark.yaml (`-c`) or from flags.
  */
 import { readFileSync } from "node:fs";
+import { userInfo } from "node:os";
+import type { AuditEvent } from "../../audit/event.js";
+import { auditSchema, resolveAuditConfig } from "../../audit/schema.js";
+import { type AuditTrail, createAuditTrail } from "../../audit/trail.js";
 import { resolveReferences } from "../../config/secret-references.js";
+import { loadConfigSection } from "../../config/section.js";
 import { formatDuration, parseDuration } from "../../config/units.js";
-import { BulwarkError } from "../../errors.js";
+import { BulwarkError, isBulwarkError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
 import { loadApiKeysSection } from "../../security/api-keys/config-section.js";
 import { type Pepper, pepperFrom } from "../../security/api-keys/key-hash.js";
@@ -102,19 +107,63 @@ export const keysCommand: Command = {
     const needsPepper = action === "create" || action === "rotate";
     const plan = planFor(action, values);
     const { store: storeConfig, pepper } = storeSettings(values, needsPepper);
+    // With -c and an audit section, every change is an admin action in the audit trail.
+    const trail = action === "list" ? undefined : auditTrailOf(values.config);
+    const target = { id: args[0] ?? null };
     const store = await createApiKeyStore(storeConfig, {
       onWarning: (message) => say(`warning: ${message}`),
     });
     try {
       await store.open();
-      return await plan(store, pepper, args[0]!);
+      const code = await plan(store, pepper, args[0]!, target);
+      trail?.record(adminEvent(action, "success", target.id));
+      return code;
+    } catch (error) {
+      trail?.record(
+        adminEvent(action, "failure", target.id, isBulwarkError(error) ? error.code : "internal"),
+      );
+      throw error;
     } finally {
       await store.close();
+      await trail?.close();
     }
   },
 };
 
-type Plan = (store: ApiKeyStore, pepper: Pepper | undefined, id: string) => Promise<number>;
+/** `target.id` is the key the command changed (known only after `create` made it). */
+type Plan = (
+  store: ApiKeyStore,
+  pepper: Pepper | undefined,
+  id: string,
+  target: { id: string | null },
+) => Promise<number>;
+
+function auditTrailOf(configFile: string | undefined): AuditTrail | undefined {
+  if (configFile === undefined) return undefined;
+  const section = loadConfigSection(configFile, ["audit"], auditSchema);
+  return section && createAuditTrail(resolveAuditConfig(section.value, section.baseDir));
+}
+
+function adminEvent(
+  action: string,
+  outcome: "success" | "failure",
+  id: string | null,
+  reason?: string,
+): AuditEvent {
+  let operator: string | null = null;
+  try {
+    operator = `os:${userInfo().username}`;
+  } catch {
+    // No user database entry (some containers): the record says who by its absence.
+  }
+  return {
+    action: `admin.apikey.${action}`,
+    outcome,
+    subject: operator,
+    resource: { route: null, id },
+    ...(reason ? { reason } : {}),
+  };
+}
 
 function planFor(action: string, values: Values): Plan {
   switch (action) {
@@ -122,7 +171,7 @@ function planFor(action: string, values: Values): Plan {
       if (values.name === undefined) throw usage("`keys create` needs --name NAME");
       const scopes = values.scopes === undefined ? [] : splitScopes(values.scopes);
       const lifetime = values.expires === undefined ? null : lifetimeFlag("expires", values.expires, false);
-      return async (store, pepper) => {
+      return async (store, pepper, _id, target) => {
         const now = Date.now();
         const { key, record } = await createKey(store, pepper!, {
           name: values.name!,
@@ -130,6 +179,7 @@ function planFor(action: string, values: Values): Plan {
           expiresAt: lifetime === null ? null : now + lifetime,
           now,
         });
+        target.id = record.id;
         printKey(key);
         say(
           `created key ${record.id} (${record.name}; scopes: ${record.scopes.join(", ") || "none"}; ${record.expiresAt === null ? "no expiry" : `expires ${iso(record.expiresAt)}`})`,

@@ -4,10 +4,11 @@
  * accepted, bad input exits 2 with a specific message, and an unreachable store exits 3.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { generateSigningKeyPair } from "../../../src/audit/signing.js";
 import { FileStore } from "../../../src/security/api-keys/file-store.js";
 import { KEY_PATTERN } from "../../../src/security/api-keys/key-format.js";
 import { keyDigest, pepperFrom } from "../../../src/security/api-keys/key-hash.js";
@@ -222,6 +223,60 @@ describe("bulwark keys", () => {
     const missing = await keys(["list", "-c", configFile]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /server\.apiKeys: missing; add server\.apiKeys/);
+  });
+
+  test("with -c and an audit section, create, rotate and revoke are admin records that verify", async () => {
+    const auditDir = join(dir, "audit-run");
+    const configFile = join(dir, "audited.yaml");
+    const pair = generateSigningKeyPair();
+    writeFileSync(join(dir, "audit.key"), pair.privatePem, { mode: 0o600 });
+    writeFileSync(join(dir, "audit.pub"), pair.publicPem);
+    writeFileSync(
+      configFile,
+      [
+        "server:",
+        "  apiKeys:",
+        "    pepper: ${file:pepper}",
+        "    store: { type: file, path: audited-keys.json }",
+        "audit:",
+        "  store: { type: jsonl, dir: audit-run }",
+        "  signingKey: audit.key",
+        "",
+      ].join("\n"),
+    );
+    const created = await keys(["create", "--name", "audited", "-c", configFile]);
+    assert.equal(created.code, 0, created.stderr);
+    const id = created.stdout.trim().slice(4, 16);
+    assert.equal((await keys(["rotate", id, "-c", configFile])).code, 0);
+    assert.equal((await keys(["revoke", id, "-c", configFile])).code, 0);
+    assert.equal((await keys(["rotate", "aaaaaaaaaaaa", "-c", configFile])).code, 1);
+    const events = readdirSync(auditDir)
+      .filter((name) => name.endsWith(".jsonl"))
+      .flatMap((name) => readFileSync(join(auditDir, name), "utf8").split("\n").filter(Boolean))
+      .map(
+        (line) =>
+          JSON.parse(line) as { kind: string; action?: string; outcome?: string; resource?: { id: string } },
+      )
+      .filter((record) => record.kind === "event");
+    assert.deepEqual(events.map((event) => [event.action, event.outcome, event.resource?.id]).sort(), [
+      ["admin.apikey.create", "success", id],
+      ["admin.apikey.revoke", "success", id],
+      ["admin.apikey.rotate", "failure", "aaaaaaaaaaaa"],
+      ["admin.apikey.rotate", "success", id],
+    ]);
+    const text = readdirSync(auditDir)
+      .map((name) => readFileSync(join(auditDir, name), "utf8"))
+      .join("");
+    assert.ok(!text.includes(created.stdout.trim()), "the key never reaches the audit trail");
+    const verified = await runCli([
+      "audit",
+      "verify",
+      auditDir,
+      "--public-key",
+      join(dir, "audit.pub"),
+      "--strict",
+    ]);
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
   });
 
   test("six concurrent creates against one file all land (lock file)", async () => {

@@ -261,9 +261,11 @@ describe("issuer keys over time", () => {
   });
 
   test("after the provider rotates its keys, a token with the new key is accepted", async () => {
-    const old = await idp.sign({});
+    // A claim of its own: RS256 signatures are deterministic, so a token signed with the same
+    // claims in the same second by an earlier test would be byte-identical and already cached.
+    const old = await idp.sign({ jti: "before-rotation" });
     await idp.rotate();
-    const fresh = await idp.sign({});
+    const fresh = await idp.sign({ jti: "after-rotation" });
     const result = await call(gw, "/", bearer(fresh));
     assert.equal(result.status, 200, result.text);
     assert.ok(gw.logs().some((line) => line.msg === "unknown key id; refetching the issuer's keys"));

@@ -71,8 +71,10 @@ describe("audit postgres store", () => {
     );
 
   test("concurrent durable records land in one valid chain per writer", async () => {
-    const a = trail({}, "pg-a-1-a");
-    const b = trail({}, "pg-b-2-b");
+    // A generous connect timeout: this test is about the chains, not outages, and the first
+    // connection (table creation under an advisory lock) can be slow on a loaded CI machine.
+    const a = trail({ connectTimeout: 10_000 }, "pg-a-1-a");
+    const b = trail({ connectTimeout: 10_000 }, "pg-b-2-b");
     const receipts = await Promise.all(
       Array.from({ length: 400 }, (_, i) => (i % 2 === 0 ? a : b).recordDurable(sampleEvent(i))),
     );

@@ -27,7 +27,7 @@ import { createDecryptStream, createEncryptStream, DEFAULT_CHUNK_LOG2 } from "./
 import type { BackupKey } from "./backup-key.js";
 import { childEnv, connect, type DbTarget } from "./connection.js";
 import { LocalRepository } from "./local-repository.js";
-import { BACKUP_ID } from "./manifest.js";
+import { artifactsSchema, BACKUP_ID, encryptionSchema } from "./manifest.js";
 import { manifestMac } from "./manifest-mac.js";
 import { pgProgram, programVersion, startProgram } from "./pg-tools.js";
 import { verifyArtifacts } from "./restore-backup.js";
@@ -50,21 +50,8 @@ export const baseManifestSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string(),
   tool: z.object({ name: z.literal("bulwark"), version: z.string(), pgBasebackup: z.string() }),
-  encryption: z.object({
-    algorithm: z.literal("aes-256-gcm-stream-v1"),
-    keyId: z.string().regex(/^[0-9a-f]{16}$/),
-    keyKind: z.enum(["file", "passphrase"]),
-    chunkSize: z.number().int().positive(),
-  }),
-  artifacts: z
-    .array(
-      z.object({
-        name: z.string(),
-        size: z.number().int().nonnegative(),
-        sha256: z.string().regex(/^[0-9a-f]{64}$/),
-      }),
-    )
-    .min(1),
+  encryption: encryptionSchema,
+  artifacts: artifactsSchema,
   size: z.number().int().nonnegative(),
   mac: z.string().regex(/^[0-9a-f]{64}$/),
 });

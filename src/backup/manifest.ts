@@ -18,6 +18,25 @@ const tableStats = z.object({
   method: z.literal("columns"),
 });
 
+/** How an artifact is encrypted: shared by logical backups and base backups. */
+export const encryptionSchema = z.object({
+  algorithm: z.literal("aes-256-gcm-stream-v1"),
+  keyId: z.string().regex(/^[0-9a-f]{16}$/),
+  keyKind: z.enum(["file", "passphrase"]),
+  chunkSize: z.number().int().positive(),
+});
+
+/** The encrypted files of a backup, each with its size and SHA-256. */
+export const artifactsSchema = z
+  .array(
+    z.object({
+      name: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/),
+      size: z.number().int().nonnegative(),
+      sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    }),
+  )
+  .min(1);
+
 export const manifestSchema = z.object({
   kind: z.literal("bulwark-backup"),
   formatVersion: z.literal(1),
@@ -30,21 +49,8 @@ export const manifestSchema = z.object({
   snapshot: z.object({ id: z.string(), takenAt: z.string() }),
   tool: z.object({ name: z.literal("bulwark"), version: z.string(), pgDump: z.string() }),
   dump: z.object({ format: z.literal("custom"), compression: z.number().int().min(0).max(9) }),
-  encryption: z.object({
-    algorithm: z.literal("aes-256-gcm-stream-v1"),
-    keyId: z.string().regex(/^[0-9a-f]{16}$/),
-    keyKind: z.enum(["file", "passphrase"]),
-    chunkSize: z.number().int().positive(),
-  }),
-  artifacts: z
-    .array(
-      z.object({
-        name: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/),
-        size: z.number().int().nonnegative(),
-        sha256: z.string().regex(/^[0-9a-f]{64}$/),
-      }),
-    )
-    .min(1),
+  encryption: encryptionSchema,
+  artifacts: artifactsSchema,
   size: z.number().int().nonnegative(),
   checksumAlgorithm: z.string(),
   tables: z.array(tableStats),

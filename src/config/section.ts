@@ -21,12 +21,26 @@ export interface LoadedSection<T> {
   locate(path: readonly PropertyKey[]): string;
 }
 
+/** A config file read and parsed once, for commands that take several sections from it. */
+export interface ConfigDocument {
+  readonly file: string;
+  readonly raw: Record<string, unknown>;
+  readonly baseDir: string;
+  locate(path: readonly PropertyKey[], key?: string): string;
+}
+
+export function readConfigDocument(file: string): ConfigDocument {
+  const { text, absolute } = readConfigFile(file);
+  const { raw, locate } = parseYamlMapping(text, file);
+  return { file, raw, baseDir: dirname(absolute), locate };
+}
+
 /**
  * The section at `path`, validated; undefined when the file has none. Throws ConfigError with
  * every problem (file:line:column, full key path) when the section is invalid.
  */
 export function loadConfigSection<S extends z.ZodType>(
-  file: string,
+  source: string | ConfigDocument,
   path: readonly string[],
   schema: S,
   options: {
@@ -36,15 +50,13 @@ export function loadConfigSection<S extends z.ZodType>(
   } = {},
 ): LoadedSection<z.output<S>> | undefined {
   const env = options.env ?? process.env;
-  const { text, absolute } = readConfigFile(file);
-  const { raw, locate } = parseYamlMapping(text, file);
+  const { file, raw, locate, baseDir } = typeof source === "string" ? readConfigDocument(source) : source;
   let section: unknown = raw;
   for (const key of path) {
     section =
       section !== null && typeof section === "object" ? (section as Record<string, unknown>)[key] : undefined;
   }
   if (section === undefined) return undefined;
-  const baseDir = dirname(absolute);
   const references = resolveReferences(section, { env, baseDir });
   const within = (inner: readonly PropertyKey[]) => [...path, ...inner];
   const problems: ConfigProblem[] = references.problems.map((problem) => ({

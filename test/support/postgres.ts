@@ -11,6 +11,7 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { killChild } from "./kill-child.js";
 import { freePort } from "./ports.js";
 
 const BIN = process.env.PG_BIN ?? "/usr/lib/postgresql/15/bin";
@@ -174,11 +175,7 @@ export async function startPostgres(options: PostgresOptions = {}): Promise<Test
   const kill = async () => {
     const running = child;
     child = undefined;
-    if (!running || running.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      running.once("exit", () => resolve());
-      running.kill("SIGKILL");
-    });
+    await killChild(running);
   };
 
   await start();

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { killChild } from "./kill-child.js";
 import { freePort } from "./ports.js";
 
 const BINARY = process.env.REDIS_SERVER ?? "/usr/bin/redis-server";
@@ -64,11 +65,7 @@ export async function startRedis(): Promise<TestRedis> {
   const kill = async () => {
     const running = child;
     child = undefined;
-    if (!running || running.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      running.once("exit", () => resolve());
-      running.kill("SIGKILL");
-    });
+    await killChild(running);
   };
   await launch();
   return {

@@ -9,7 +9,7 @@ import type { AuditEvent } from "../../audit/event.js";
 import { auditSchema, resolveAuditConfig } from "../../audit/schema.js";
 import { type AuditTrail, createAuditTrail } from "../../audit/trail.js";
 import { resolveReferences } from "../../config/secret-references.js";
-import { loadConfigSection } from "../../config/section.js";
+import { type ConfigDocument, loadConfigSection, readConfigDocument } from "../../config/section.js";
 import { formatDuration, parseDuration } from "../../config/units.js";
 import { BulwarkError, isBulwarkError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
@@ -106,9 +106,9 @@ export const keysCommand: Command = {
     // Validate every flag before touching the store, so a typo never half-runs a command.
     const needsPepper = action === "create" || action === "rotate";
     const plan = planFor(action, values);
-    const { store: storeConfig, pepper } = storeSettings(values, needsPepper);
+    const { store: storeConfig, pepper, document } = storeSettings(values, needsPepper);
     // With -c and an audit section, every change is an admin action in the audit trail.
-    const trail = action === "list" ? undefined : auditTrailOf(values.config);
+    const trail = action === "list" ? undefined : auditTrailOf(document);
     const target = { id: args[0] ?? null };
     const store = await createApiKeyStore(storeConfig, {
       onWarning: (message) => say(`warning: ${message}`),
@@ -138,9 +138,9 @@ type Plan = (
   target: { id: string | null },
 ) => Promise<number>;
 
-function auditTrailOf(configFile: string | undefined): AuditTrail | undefined {
-  if (configFile === undefined) return undefined;
-  const section = loadConfigSection(configFile, ["audit"], auditSchema);
+function auditTrailOf(document: ConfigDocument | undefined): AuditTrail | undefined {
+  if (document === undefined) return undefined;
+  const section = loadConfigSection(document, ["audit"], auditSchema);
   return section && createAuditTrail(resolveAuditConfig(section.value, section.baseDir));
 }
 
@@ -231,16 +231,19 @@ function planFor(action: string, values: Values): Plan {
   }
 }
 
+/** The store and pepper from flags or from -c FILE (read once: its audit section is used too). */
 function storeSettings(
   values: Values,
   needsPepper: boolean,
-): { store: ApiKeyStoreConfig; pepper: Pepper | undefined } {
+): { store: ApiKeyStoreConfig; pepper: Pepper | undefined; document?: ConfigDocument } {
   if (values.config !== undefined) {
     const flag = STORE_FLAGS.find((name) => name !== "config" && values[name as keyof Values] !== undefined);
     if (flag !== undefined)
       throw usage(`--${flag} cannot be combined with -c; the config file names the store`);
-    const config = loadApiKeysSection(values.config);
+    const document = readConfigDocument(values.config);
+    const config = loadApiKeysSection(document);
     return {
+      document,
       store: config.store,
       pepper: needsPepper ? pepperFrom(config.pepper, "server.apiKeys.pepper") : undefined,
     };

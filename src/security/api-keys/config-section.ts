@@ -6,13 +6,17 @@
  * never written in clear in the config file.
  */
 import { ConfigError } from "../../config/config-error.js";
-import { loadConfigSection } from "../../config/section.js";
+import { type ConfigDocument, loadConfigSection } from "../../config/section.js";
 import { type ApiKeysConfig, apiKeysSchema, resolveApiKeysConfig } from "./schema.js";
 
 export const SECTION = ["server", "apiKeys"] as const;
 
-export function loadApiKeysSection(file: string, env: NodeJS.ProcessEnv = process.env): ApiKeysConfig {
-  const loaded = loadConfigSection(file, SECTION, apiKeysSchema, { env, references: ["pepper"] });
+export function loadApiKeysSection(
+  source: string | ConfigDocument,
+  env: NodeJS.ProcessEnv = process.env,
+): ApiKeysConfig {
+  const file = typeof source === "string" ? source : source.file;
+  const loaded = loadConfigSection(source, SECTION, apiKeysSchema, { env, references: ["pepper"] });
   if (!loaded) {
     throw new ConfigError(file, [
       {

@@ -8,14 +8,7 @@
  * a Continuous Archive Backup").
  */
 import { createHash } from "node:crypto";
-import {
-  appendFileSync,
-  createReadStream,
-  createWriteStream,
-  mkdirSync,
-  readdirSync,
-  writeFileSync,
-} from "node:fs";
+import { appendFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -26,10 +19,11 @@ import { expectArchive } from "./archive-check.js";
 import { createDecryptStream, createEncryptStream, DEFAULT_CHUNK_LOG2 } from "./artifact-crypto.js";
 import type { BackupKey } from "./backup-key.js";
 import { childEnv, connect, type DbTarget } from "./connection.js";
-import { LocalRepository } from "./local-repository.js";
 import { artifactsSchema, BACKUP_ID, encryptionSchema } from "./manifest.js";
 import { manifestMac } from "./manifest-mac.js";
+import type { ObjectStore } from "./object-store.js";
 import { pgProgram, programVersion, startProgram } from "./pg-tools.js";
+import { BackupRepository } from "./repository.js";
 import { verifyArtifacts } from "./restore-backup.js";
 
 export const BASE_ARTIFACT = "base.tar.bwenc";
@@ -57,13 +51,15 @@ export const baseManifestSchema = z.object({
 });
 export type BaseManifest = z.infer<typeof baseManifestSchema>;
 
-export function baseRepository(repoRoot: string): LocalRepository<BaseManifest> {
-  return new LocalRepository(join(repoRoot, "base"), baseManifestSchema);
+/** Base backups live under `base/` in the repository, as logical backups at its top. */
+export function baseRepository(store: ObjectStore): BackupRepository<BaseManifest> {
+  return new BackupRepository(store.child("base"), baseManifestSchema);
 }
 
 export interface BaseBackupOptions {
   readonly target: DbTarget;
-  readonly repoRoot: string;
+  /** The repository's store (base backups go under base/). */
+  readonly store: ObjectStore;
   readonly key: BackupKey;
   readonly pgBin?: string | undefined;
   readonly signal?: AbortSignal;
@@ -71,7 +67,7 @@ export interface BaseBackupOptions {
 
 export async function createBaseBackup(options: BaseBackupOptions): Promise<BaseManifest> {
   const { target, key } = options;
-  const repo = baseRepository(options.repoRoot);
+  const repo = baseRepository(options.store);
   const startedAt = new Date();
   const client = await connect(target);
   let info: {
@@ -99,13 +95,13 @@ export async function createBaseBackup(options: BaseBackupOptions): Promise<Base
     serverMajor: Math.floor(info.num / 10000),
   });
   const programVersionText = programVersion(program);
-  const id = repo.create(startedAt);
+  const id = await repo.create(startedAt);
   // Created before pg_basebackup starts: Node discards a child's unread output when it exits.
   let encrypt: Transform;
   try {
     encrypt = await createEncryptStream(key);
   } catch (error) {
-    repo.remove(id);
+    await repo.remove(id).catch(() => {});
     throw error;
   }
   // -X fetch puts the WAL needed for consistency into the tar, so the base backup restores on
@@ -132,7 +128,7 @@ export async function createBaseBackup(options: BaseBackupOptions): Promise<Base
         expectArchive("tar archive", "pg_basebackup"),
         encrypt,
         measure,
-        createWriteStream(repo.path(id, BASE_ARTIFACT), { flags: "wx", mode: 0o600, flush: true }),
+        repo.artifactWriter(id, BASE_ARTIFACT),
         {
           ...(options.signal ? { signal: options.signal } : {}),
         },
@@ -170,11 +166,11 @@ export async function createBaseBackup(options: BaseBackupOptions): Promise<Base
       size,
     };
     const manifest: BaseManifest = { ...unsigned, mac: await manifestMac(unsigned, key) };
-    repo.complete(manifest);
+    await repo.complete(manifest);
     return manifest;
   } catch (error) {
     run.child.kill("SIGKILL");
-    repo.remove(id);
+    await repo.remove(id).catch(() => {});
     if (options.signal?.aborted)
       throw new BulwarkError("backup_interrupted", "base backup interrupted; the partial backup was removed");
     if (isBulwarkError(error)) throw error;
@@ -182,7 +178,7 @@ export async function createBaseBackup(options: BaseBackupOptions): Promise<Base
     if (code === "ENOSPC" || code === "EDQUOT") {
       throw new BulwarkError(
         "backup_repo_full",
-        `repository ${options.repoRoot} is full (${code}); the partial base backup was removed`,
+        `repository ${options.store.location} is full (${code}); the partial base backup was removed`,
       );
     }
     throw new BulwarkError("backup_failed", `base backup failed: ${(error as Error).message}`);
@@ -206,7 +202,7 @@ function confString(value: string): string {
 }
 
 export interface PointInTimeOptions {
-  readonly repoRoot: string;
+  readonly store: ObjectStore;
   readonly key: BackupKey;
   /** A base backup id, or "latest" (with a target time: the newest finished before it). */
   readonly id: string;
@@ -219,22 +215,22 @@ export interface PointInTimeOptions {
 }
 
 export async function restorePointInTime(options: PointInTimeOptions): Promise<BaseManifest> {
-  const repo = baseRepository(options.repoRoot);
+  const repo = baseRepository(options.store);
   let manifest: BaseManifest;
   if (options.id === "latest" && options.targetTime) {
-    const candidates = repo
-      .list()
-      .backups.filter((backup) => new Date(backup.finishedAt) <= options.targetTime!);
+    const candidates = (await repo.list()).backups.filter(
+      (backup) => new Date(backup.finishedAt) <= options.targetTime!,
+    );
     const newest = candidates.at(-1);
     if (!newest) {
       throw new BulwarkError(
         "backup_not_found",
-        `no base backup finished before ${options.targetTime.toISOString()} in ${repo.root}`,
+        `no base backup finished before ${options.targetTime.toISOString()} in ${repo.location}`,
       );
     }
     manifest = newest;
   } else {
-    manifest = repo.find(options.id);
+    manifest = await repo.find(options.id);
   }
   if (manifest.archiveMode === "off" && options.targetTime) {
     throw new BulwarkError(
@@ -257,13 +253,10 @@ export async function restorePointInTime(options: PointInTimeOptions): Promise<B
     );
   }
   mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const source = await repo.openArtifact(manifest.id, BASE_ARTIFACT);
   const tar = startProgram("tar", ["-x", "-f", "-", "-C", options.dataDir], process.env, "pipe");
   const [, exit] = await Promise.all([
-    pipeline(
-      createReadStream(repo.path(manifest.id, BASE_ARTIFACT)),
-      createDecryptStream(options.key),
-      tar.child.stdin!,
-    ),
+    pipeline(source, createDecryptStream(options.key), tar.child.stdin!),
     tar.exited,
   ]);
   if (exit.code !== 0)

@@ -1,129 +1,97 @@
 /**
- * Backup settings: the `backup:` section of a YAML file given with `-c FILE`, overridden by
- * flags. Secrets (the database password, a passphrase) come only from `${env:…}` / `${file:…}`
- * references, never from a flag. Every problem is reported together with file:line:column.
- * (This section will move into the main bulwark.yaml schema; docs/disaster-recovery.md.)
+ * Backup settings: the `backup:` section of bulwark.yaml (schema in config-schema.ts, also part
+ * of the main config schema), read through the one section loader (src/config/section.ts:
+ * positions, `${env:…}`/`${file:…}` references), overridden by flags. Secrets — the database
+ * password, a passphrase, S3 secret keys — come only from references, never from a flag or a
+ * value in clear. Every problem is reported together with file:line:column.
  */
-import { readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { z } from "zod";
+import { resolve } from "node:path";
 import { ConfigError, type ConfigProblem } from "../config/config-error.js";
-import { pathKey, resolveReferences } from "../config/secret-references.js";
-import { parseYamlMapping } from "../config/yaml-document.js";
+import { pathKey } from "../config/secret-references.js";
+import { type ConfigDocument, loadConfigSection, readConfigDocument } from "../config/section.js";
 import { BulwarkError } from "../errors.js";
 import { type BackupKey, keyFromPassphrase, readKeyFile } from "./backup-key.js";
+import { type BackupSection, backupSectionSchema, parseLongDuration } from "./config-schema.js";
+import { BackupRepository, openStore } from "./repository.js";
 import type { RetentionPolicy } from "./retention.js";
+import { isS3Location } from "./s3-settings.js";
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
-const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+export { type BackupSection, parseLongDuration } from "./config-schema.js";
 
-/** "250ms", "30s", "15m", "4h", "30d", "2w" → milliseconds. */
-export function parseLongDuration(text: string): number | undefined {
-  const match = DURATION.exec(text.trim());
-  if (!match) return undefined;
-  return Math.round(Number(match[1]) * DURATION_MS[match[2] as keyof typeof DURATION_MS]);
-}
-
-const duration = z
-  .string()
-  .regex(DURATION, { message: 'expected a duration such as "30s", "15m", "4h", "30d" or "2w"' })
-  .transform((value) => parseLongDuration(value)!);
-const count = z.number().int().min(0);
-
-export const backupSectionSchema = z
-  .object({
-    db: z.string().min(1).optional().describe("postgres:// URL of the database to back up"),
-    password: z
-      .string()
-      .min(1)
-      .optional()
-      .describe(`database password, as a \${file:…} or \${env:…} reference`),
-    repo: z.string().min(1).optional().describe("repository directory"),
-    keyFile: z.string().min(1).optional().describe("encryption key file (32 bytes, raw or base64)"),
-    passphrase: z.string().min(1).optional().describe("encryption passphrase, as a reference"),
-    compression: z.number().int().min(0).max(9).optional().describe("pg_dump -Z level"),
-    pgBin: z.string().min(1).optional().describe("directory of pg_dump and pg_restore"),
-    retention: z
-      .object({
-        keepLast: count.optional(),
-        keepDaily: count.optional(),
-        keepWeekly: count.optional(),
-        keepMonthly: count.optional(),
-        maxAge: duration.optional(),
-      })
-      .strict()
-      .optional(),
-    drill: z
-      .object({
-        assertions: z.array(z.string().min(1)).optional(),
-        rto: duration.optional(),
-        rpo: duration.optional(),
-        evidenceDir: z.string().min(1).optional(),
-      })
-      .strict()
-      .optional(),
-  })
-  .strict();
-
-export type BackupSection = z.infer<typeof backupSectionSchema>;
-
-/** Keys whose values must come from a reference, never in clear in the file. */
+/** Keys of the section whose values must come from a reference, never in clear in the file. */
 const SECRET_KEYS = ["password", "passphrase"] as const;
+/** The same inside backup.s3 (the access key id is an identifier, not a secret: AWS IAM docs). */
+const S3_SECRET_KEYS = ["secretAccessKey", "sessionToken"] as const;
+const REFERENCE_ONLY = /^\$\{(?:env|file):[^}]*\}$/;
 
-export function loadBackupSection(file: string, env: NodeJS.ProcessEnv = process.env): BackupSection {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new BulwarkError(
-      "config_unreadable",
-      `cannot read ${file} (${(error as NodeJS.ErrnoException).code}); check -c`,
-    );
-  }
-  const document = parseYamlMapping(text, file);
-  const section = document.raw.backup;
-  const problem = (path: readonly (string | number)[], message: string): ConfigProblem => ({
+/** Problems the schema cannot see: secrets in clear (nested ones and a password in the db URL). */
+function clearSecrets(document: ConfigDocument, section: unknown): ConfigProblem[] {
+  if (section === null || typeof section !== "object") return [];
+  const problems: ConfigProblem[] = [];
+  const at = (path: readonly string[], message: string): ConfigProblem => ({
     where: document.locate(["backup", ...path]),
     path: pathKey(["backup", ...path]),
     message,
   });
-  if (section === undefined) throw new ConfigError(file, [problem([], "no `backup:` section")]);
-  const baseDir = dirname(resolve(file));
-  const resolved = resolveReferences(section, { env, baseDir });
-  const problems = resolved.problems.map((found) => problem(found.path, found.message));
-  if (section !== null && typeof section === "object") {
-    for (const key of SECRET_KEYS) {
-      const value = (section as Record<string, unknown>)[key];
-      if (typeof value === "string" && !resolved.secretPaths.has(key)) {
-        problems.push(problem([key], `must be a \${file:…} or \${env:…} reference, not a value in clear`));
+  const s3 = (section as Record<string, unknown>).s3;
+  if (s3 !== null && typeof s3 === "object") {
+    for (const key of S3_SECRET_KEYS) {
+      const value = (s3 as Record<string, unknown>)[key];
+      if (typeof value === "string" && !REFERENCE_ONLY.test(value)) {
+        problems.push(
+          at(
+            ["s3", key],
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: a config reference, written as users write it
+            "must be a ${file:/path} or ${env:NAME} reference, not a literal in the config file",
+          ),
+        );
       }
     }
-    const db = (section as Record<string, unknown>).db;
-    if (
-      typeof db === "string" &&
-      !resolved.secretPaths.has("db") &&
-      /^postgres(?:ql)?:\/\/[^/@]*:[^/@]*@/.test(db)
-    ) {
-      problems.push(
-        problem(
-          ["db"],
-          `holds a password in clear; remove it from the URL and set backup.password: \${file:…}`,
-        ),
-      );
-    }
   }
-  const parsed = backupSectionSchema.safeParse(resolved.value);
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      problems.push(problem(issue.path as (string | number)[], issue.message));
-    }
+  const db = (section as Record<string, unknown>).db;
+  if (typeof db === "string" && !db.includes("${") && /^postgres(?:ql)?:\/\/[^/@]*:[^/@]*@/.test(db)) {
+    problems.push(
+      at(["db"], `holds a password in clear; remove it from the URL and set backup.password: \${file:…}`),
+    );
   }
-  if (problems.length > 0) throw new ConfigError(file, problems);
-  const out = parsed.data!;
+  return problems;
+}
+
+/**
+ * The `backup:` section of `file`, validated, with paths made relative to the file. Throws
+ * ConfigError listing every problem; config_unreadable when the file cannot be read.
+ */
+export function loadBackupSection(file: string, env: NodeJS.ProcessEnv = process.env): BackupSection {
+  const document = readConfigDocument(file);
+  const raw = document.raw.backup;
+  if (raw === undefined) {
+    throw new ConfigError(file, [
+      {
+        where: file,
+        path: "backup",
+        message: "no `backup:` section; see docs/disaster-recovery.md#settings",
+      },
+    ]);
+  }
+  const extra = clearSecrets(document, raw);
+  let loaded: ReturnType<typeof loadConfigSection<typeof backupSectionSchema>>;
+  try {
+    loaded = loadConfigSection(document, ["backup"], backupSectionSchema, {
+      env,
+      references: SECRET_KEYS,
+    });
+  } catch (error) {
+    if (error instanceof ConfigError && extra.length > 0)
+      throw new ConfigError(file, [...error.problems, ...extra]);
+    throw error;
+  }
+  if (extra.length > 0) throw new ConfigError(file, extra);
+  const out = loaded!.value;
+  const baseDir = loaded!.baseDir;
   // Paths in the file are relative to the file, as the rest of bulwark.yaml.
   return {
     ...out,
-    ...(out.repo ? { repo: resolve(baseDir, out.repo) } : {}),
+    ...(out.repo && !isS3Location(out.repo) ? { repo: resolve(baseDir, out.repo) } : {}),
     ...(out.keyFile ? { keyFile: resolve(baseDir, out.keyFile) } : {}),
     ...(out.pgBin ? { pgBin: resolve(baseDir, out.pgBin) } : {}),
     ...(out.drill?.evidenceDir
@@ -137,15 +105,16 @@ export function backupSection(configFile: string | undefined): BackupSection {
   return configFile ? loadBackupSection(configFile) : {};
 }
 
+/** The repository location: a resolved directory, or an s3:// URL as given. */
 export function requireRepo(flag: string | undefined, section: BackupSection, command: string): string {
   const repo = flag ?? section.repo;
   if (!repo) {
     throw new BulwarkError(
       "usage",
-      `no repository: pass --repo DIR or set backup.repo in -c FILE; see \`bulwark ${command} --help\``,
+      `no repository: pass --repo DIR or --repo s3://BUCKET/PREFIX, or set backup.repo in -c FILE; see \`bulwark ${command} --help\``,
     );
   }
-  return resolve(repo);
+  return isS3Location(repo) ? repo : resolve(repo);
 }
 
 export async function loadKey(
@@ -191,4 +160,13 @@ export function retentionFrom(
     keepMonthly: number("keep-monthly", flags.keepMonthly) ?? section.retention?.keepMonthly,
     maxAgeMs,
   };
+}
+
+/** The repository named by --repo or backup.repo: a directory or s3://bucket/prefix. */
+export function repositoryFrom(
+  flag: string | undefined,
+  section: BackupSection,
+  command: string,
+): BackupRepository {
+  return new BackupRepository(openStore(requireRepo(flag, section, command), section));
 }

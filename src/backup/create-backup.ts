@@ -1,6 +1,7 @@
 /**
  * `bulwark backup`: pg_dump (custom format, its own zlib compression) streamed through
- * encryption and SHA-256 into `<repo>/<id>/dump.bwenc`; then the manifest, written last.
+ * encryption and SHA-256 into `<repo>/<id>/dump.bwenc` (a file, or an S3 multipart upload); then
+ * the manifest, written last.
  *
  * Consistency: one REPEATABLE READ transaction exports its snapshot (pg_export_snapshot());
  * pg_dump imports it with --snapshot, and the per-table counts and checksums are computed in
@@ -8,7 +9,6 @@
  * (PostgreSQL docs, "Snapshot Synchronization Functions").
  */
 import { createHash } from "node:crypto";
-import { createWriteStream } from "node:fs";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { BulwarkError, isBulwarkError } from "../errors.js";
@@ -17,10 +17,10 @@ import { expectArchive } from "./archive-check.js";
 import { createEncryptStream, DEFAULT_CHUNK_LOG2 } from "./artifact-crypto.js";
 import type { BackupKey } from "./backup-key.js";
 import { childEnv, connect, type DbTarget } from "./connection.js";
-import type { LocalRepository } from "./local-repository.js";
 import { ARTIFACT_FILE, type Manifest } from "./manifest.js";
 import { manifestMac } from "./manifest-mac.js";
 import { pgProgram, programVersion, startProgram } from "./pg-tools.js";
+import type { BackupRepository } from "./repository.js";
 import { allTableStats, CHECKSUM_ALGORITHM, type TableStats } from "./table-stats.js";
 
 /**
@@ -40,7 +40,7 @@ export interface BackupProgress {
 
 export interface BackupOptions {
   readonly target: DbTarget;
-  readonly repo: LocalRepository;
+  readonly repo: BackupRepository;
   readonly key: BackupKey;
   /** pg_dump -Z level, 0..9 (default DEFAULT_COMPRESSION). */
   readonly compression?: number;
@@ -80,7 +80,7 @@ export async function createBackup(options: BackupOptions): Promise<Manifest> {
     });
     const pgDumpVersion = programVersion(pgDump);
 
-    const id = repo.create(startedAt);
+    const id = await repo.create(startedAt);
     options.onStarted?.(id);
     const abort = new AbortController();
     const onAbort = () => abort.abort();
@@ -110,14 +110,11 @@ export async function createBackup(options: BackupOptions): Promise<Manifest> {
           callback(null, chunk);
         },
       });
-      const artifact = createWriteStream(repo.path(id, ARTIFACT_FILE), {
-        flags: "wx",
-        mode: 0o600,
-        flush: true,
-      });
+      const artifact = repo.artifactWriter(id, ARTIFACT_FILE);
       const written = pipeline(
         dump.child.stdout!,
         expectArchive("pg_dump custom archive", "pg_dump"),
+        untilExitedOk(dump.exited),
         encrypt,
         measure,
         artifact,
@@ -134,11 +131,7 @@ export async function createBackup(options: BackupOptions): Promise<Manifest> {
           throw error;
         });
       const [, tables, exit] = await Promise.all([failFast(written), failFast(stats), failFast(dump.exited)]);
-      if (exit.code !== 0) {
-        throw new BulwarkError("backup_failed", `pg_dump failed (${exit.signal ?? `exit ${exit.code}`})`, {
-          details: exit.stderr ? exit.stderr.split("\n").slice(-5) : [],
-        });
-      }
+      if (exit.code !== 0) throw pgDumpFailed(exit);
       await client.query("commit");
       const finishedAt = new Date();
       const unsigned: Omit<Manifest, "mac"> = {
@@ -165,19 +158,48 @@ export async function createBackup(options: BackupOptions): Promise<Manifest> {
         tables: tables as TableStats[],
       };
       const manifest: Manifest = { ...unsigned, mac: await manifestMac(unsigned, key) };
-      repo.complete(manifest);
+      await repo.complete(manifest);
       return manifest;
     } catch (error) {
       dump.child.kill("SIGKILL");
       await dump.exited.catch(() => {});
-      repo.remove(id);
-      throw explain(error, repo.root, options.signal);
+      // Best effort: when the repository itself failed (unreachable), the backup stays
+      // incomplete (no manifest) and the next prune removes it.
+      await repo.remove(id).catch(() => {});
+      throw explain(error, repo.location, options.signal);
     } finally {
       options.signal?.removeEventListener("abort", onAbort);
     }
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+function pgDumpFailed(exit: { code: number | null; signal: NodeJS.Signals | null; stderr: string }) {
+  return new BulwarkError("backup_failed", `pg_dump failed (${exit.signal ?? `exit ${exit.code}`})`, {
+    details: exit.stderr ? exit.stderr.split("\n").slice(-5) : [],
+  });
+}
+
+/**
+ * Holds the end of pg_dump's stream until pg_dump has exited, and fails it unless pg_dump exited
+ * 0: the last chunk is sealed, and the artifact completed (an S3 upload becomes an object), only
+ * for a dump pg_dump itself reported whole.
+ */
+function untilExitedOk(
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>,
+): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      callback(null, chunk);
+    },
+    flush(callback) {
+      exited.then(
+        (exit) => callback(exit.code === 0 ? null : pgDumpFailed(exit)),
+        (error: Error) => callback(error),
+      );
+    },
+  });
 }
 
 function explain(error: unknown, root: string, signal: AbortSignal | undefined): unknown {

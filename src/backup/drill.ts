@@ -7,21 +7,19 @@
  * point of a drill.
  */
 import { randomBytes } from "node:crypto";
-import { statSync } from "node:fs";
-import { join } from "node:path";
 import type pg from "pg";
 import { BulwarkError, isBulwarkError } from "../errors.js";
 import { VERSION } from "../version.js";
 import type { BackupKey } from "./backup-key.js";
 import { connect, type DbTarget, withDatabase } from "./connection.js";
-import type { LocalRepository } from "./local-repository.js";
 import type { Manifest } from "./manifest.js";
+import type { BackupRepository } from "./repository.js";
 import { type PhaseTimings, type RestoreProgress, restoreBackup } from "./restore-backup.js";
 import { applyTextFormSettings, listTables, tableStats } from "./table-stats.js";
-import { listArchivedWal, walDirectory } from "./wal-archive.js";
+import { listArchivedWal } from "./wal-archive.js";
 
 export interface DrillOptions {
-  readonly repo: LocalRepository;
+  readonly repo: BackupRepository;
   readonly manifest: Manifest;
   readonly key: BackupKey;
   /** The server the scratch database is created on (its database is used for CREATE/DROP). */
@@ -304,7 +302,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       snapshotTakenAt: manifest.snapshot.takenAt,
       size: manifest.size,
       keyId: manifest.encryption.keyId,
-      repository: options.repo.root,
+      repository: options.repo.location,
     },
     server: server.display,
     scratchDatabase: scratch,
@@ -320,7 +318,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       ...rpo,
       reference: options.incidentTime ? "incident" : "now",
       referenceTime: referenceTime.toISOString(),
-      archive: archiveLag(options.repo.root, referenceTime),
+      archive: await archiveLag(options.repo, referenceTime),
     },
     tables,
     assertions,
@@ -329,15 +327,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
 }
 
 /** The newest archived WAL file (by archive time) and its age at `reference`, if any. */
-function archiveLag(repoRoot: string, reference: Date): DrillReport["rpo"]["archive"] {
+async function archiveLag(repo: BackupRepository, reference: Date): Promise<DrillReport["rpo"]["archive"]> {
   let newest: { name: string; at: number } | undefined;
-  for (const name of listArchivedWal(repoRoot)) {
-    try {
-      const at = statSync(join(walDirectory(repoRoot), `${name}.bwenc`)).mtimeMs;
-      if (!newest || at > newest.at) newest = { name, at };
-    } catch {
-      // removed by a concurrent prune
-    }
+  for (const wal of await listArchivedWal(repo.store)) {
+    const at = wal.archivedAt.getTime();
+    if (!newest || at > newest.at) newest = { name: wal.name, at };
   }
   if (!newest) return null;
   return {

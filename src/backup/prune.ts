@@ -2,16 +2,16 @@
  * `bulwark backup prune`: apply the retention policy to a repository. The newest verified
  * backup — the newest with a passing drill, or if none has one, the newest whose artifacts still
  * match their SHA-256 — is never removed. Incomplete backups whose writer is gone are removed
- * too. Removal is crash-safe (LocalRepository.remove deletes the manifest first).
+ * too. Removal is crash-safe (BackupRepository.remove deletes the manifest first).
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { BulwarkError } from "../errors.js";
+import { BulwarkError, isBulwarkError } from "../errors.js";
 import { baseRepository } from "./base-backup.js";
-import type { LocalRepository } from "./local-repository.js";
 import type { Manifest } from "./manifest.js";
+import type { ObjectStore } from "./object-store.js";
+import type { BackupRepository } from "./repository.js";
 import { decideRetention, hasRules, type RetentionDecision, type RetentionPolicy } from "./retention.js";
 import { listArchivedWal, removeArchivedWal, walBefore } from "./wal-archive.js";
 
@@ -23,13 +23,13 @@ export interface PrunePlan {
   readonly abandoned: readonly string[];
 }
 
-export async function artifactsIntact(repo: LocalRepository, manifest: Manifest): Promise<boolean> {
+export async function artifactsIntact(repo: BackupRepository, manifest: Manifest): Promise<boolean> {
   for (const artifact of manifest.artifacts) {
     const hash = createHash("sha256");
     let size = 0;
     try {
       await pipeline(
-        createReadStream(repo.path(manifest.id, artifact.name)),
+        await repo.openArtifact(manifest.id, artifact.name),
         new Writable({
           write(chunk: Buffer, _encoding, callback) {
             hash.update(chunk);
@@ -38,7 +38,10 @@ export async function artifactsIntact(repo: LocalRepository, manifest: Manifest)
           },
         }),
       );
-    } catch {
+    } catch (error) {
+      // A repository that cannot be read (S3 unreachable, denied) stops the prune: deciding
+      // which backup is intact without reading it could leave none protected.
+      if (isBulwarkError(error) && error.code !== "backup_corrupt") throw error;
       return false;
     }
     if (size !== artifact.size || hash.digest("hex") !== artifact.sha256) return false;
@@ -47,7 +50,7 @@ export async function artifactsIntact(repo: LocalRepository, manifest: Manifest)
 }
 
 export async function planPrune(
-  repo: LocalRepository,
+  repo: BackupRepository,
   policy: RetentionPolicy,
   now = new Date(),
 ): Promise<PrunePlan> {
@@ -57,9 +60,15 @@ export async function planPrune(
       "no retention rule: pass --keep-last, --keep-daily, --keep-weekly, --keep-monthly or --max-age (or set backup.retention)",
     );
   }
-  const { backups, incomplete } = repo.list();
+  const { backups, incomplete } = await repo.list();
   const newestFirst = [...backups].reverse();
-  let protectedId = newestFirst.find((manifest) => repo.readVerified(manifest.id))?.id;
+  let protectedId: string | undefined;
+  for (const manifest of newestFirst) {
+    if (await repo.readVerified(manifest.id)) {
+      protectedId = manifest.id;
+      break;
+    }
+  }
   let protectedBy: PrunePlan["protectedBy"] = protectedId ? "drill" : undefined;
   if (!protectedId) {
     for (const manifest of newestFirst) {
@@ -83,8 +92,8 @@ export async function planPrune(
   };
 }
 
-export function executePrune(repo: LocalRepository, plan: PrunePlan): void {
-  for (const id of [...plan.decision.remove, ...plan.abandoned]) repo.remove(id);
+export async function executePrune(repo: BackupRepository, plan: PrunePlan): Promise<void> {
+  for (const id of [...plan.decision.remove, ...plan.abandoned]) await repo.remove(id);
 }
 
 export interface BasePrunePlan {
@@ -99,13 +108,13 @@ export interface BasePrunePlan {
  * kept: without it, no archived WAL after it can be replayed), then the archived WAL older than
  * the oldest kept base backup's start. Undefined when the repository holds no base backups.
  */
-export function planBasePrune(
-  repoRoot: string,
+export async function planBasePrune(
+  store: ObjectStore,
   policy: RetentionPolicy,
   now = new Date(),
-): BasePrunePlan | undefined {
-  const repo = baseRepository(repoRoot);
-  const { backups, incomplete } = repo.list();
+): Promise<BasePrunePlan | undefined> {
+  const repo = baseRepository(store);
+  const { backups, incomplete } = await repo.list();
   if (backups.length === 0) return undefined;
   const decision = decideRetention(
     backups.map((manifest) => ({ id: manifest.id, time: new Date(manifest.startedAt) })),
@@ -119,14 +128,17 @@ export function planBasePrune(
     .sort()[0]!;
   return {
     decision,
-    wal: walBefore(listArchivedWal(repoRoot), `00000000${oldestStart}`),
+    wal: walBefore(
+      (await listArchivedWal(store)).map((wal) => wal.name),
+      `00000000${oldestStart}`,
+    ),
     abandoned: incomplete.filter((entry) => !entry.live).map((entry) => entry.id),
   };
 }
 
 /** Base backups first, then WAL: a crash in between leaves extra WAL, never a gap. */
-export function executeBasePrune(repoRoot: string, plan: BasePrunePlan): void {
-  const repo = baseRepository(repoRoot);
-  for (const id of [...plan.decision.remove, ...plan.abandoned]) repo.remove(id);
-  removeArchivedWal(repoRoot, plan.wal);
+export async function executeBasePrune(store: ObjectStore, plan: BasePrunePlan): Promise<void> {
+  const repo = baseRepository(store);
+  for (const id of [...plan.decision.remove, ...plan.abandoned]) await repo.remove(id);
+  await removeArchivedWal(store, plan.wal);
 }

@@ -6,17 +6,16 @@
  * the target as it was.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { Transform, Writable } from "node:stream";
+import { type Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { BulwarkError, isBulwarkError } from "../errors.js";
 import { createDecryptStream } from "./artifact-crypto.js";
 import type { BackupKey } from "./backup-key.js";
 import { childEnv, connect, type DbTarget } from "./connection.js";
-import type { LocalRepository } from "./local-repository.js";
 import type { Manifest } from "./manifest.js";
 import { verifyManifestMac } from "./manifest-mac.js";
 import { pgProgram, startProgram } from "./pg-tools.js";
+import type { BackupRepository } from "./repository.js";
 
 export interface RestoreProgress {
   readonly phase: "fetch" | "decrypt" | "restore";
@@ -63,22 +62,11 @@ function discard(): Writable {
 
 /** What the integrity checks need from a repository and a manifest (logical or base backup). */
 export interface ArtifactSource {
-  path(id: string, file: string): string;
+  openArtifact(id: string, name: string): Promise<Readable>;
 }
 export type ArtifactManifest = Pick<Manifest, "id" | "artifacts" | "mac"> & {
   readonly encryption: { readonly keyId: string };
 };
-
-function openArtifact(repo: ArtifactSource, manifest: ArtifactManifest, name: string) {
-  return createReadStream(repo.path(manifest.id, name), { highWaterMark: 1024 * 1024 });
-}
-
-function readError(error: unknown, id: string, name: string): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === "ENOENT")
-    return new BulwarkError("backup_corrupt", `backup ${id} is missing its artifact ${name}`);
-  return error;
-}
 
 /**
  * Fetch and decrypt checks, in this order, before anything is restored. Throws backup_truncated,
@@ -103,13 +91,9 @@ export async function verifyArtifacts(
     const fetchStart = performance.now();
     const hash = createHash("sha256");
     const counter = progressCounter("fetch", artifact.size, options.onProgress, hash);
-    try {
-      await pipeline(openArtifact(repo, manifest, artifact.name), counter, discard(), {
-        signal: options.signal,
-      });
-    } catch (error) {
-      throw readError(error, manifest.id, artifact.name);
-    }
+    await pipeline(await repo.openArtifact(manifest.id, artifact.name), counter, discard(), {
+      signal: options.signal,
+    });
     if (counter.bytes() < artifact.size) {
       throw new BulwarkError(
         "backup_truncated",
@@ -127,7 +111,7 @@ export async function verifyArtifacts(
     fetchMs += performance.now() - fetchStart;
     const decryptStart = performance.now();
     await pipeline(
-      openArtifact(repo, manifest, artifact.name),
+      await repo.openArtifact(manifest.id, artifact.name),
       createDecryptStream(key),
       progressCounter("decrypt", artifact.size, options.onProgress),
       discard(),
@@ -164,7 +148,7 @@ function conninfoDbname(name: string): string {
 }
 
 export interface RestoreOptions {
-  readonly repo: LocalRepository;
+  readonly repo: BackupRepository;
   readonly manifest: Manifest;
   readonly key: BackupKey;
   readonly target: DbTarget;
@@ -209,13 +193,16 @@ export async function restoreBackup(options: RestoreOptions): Promise<PhaseTimin
   ];
   const restoreStart = performance.now();
   const artifact = manifest.artifacts[0]!;
+  // Opened before pg_restore starts: a repository that fails now (S3 unreachable) fails the
+  // restore before anything runs against the target.
+  const source = await repo.openArtifact(manifest.id, artifact.name);
   const restore = startProgram(program, args, childEnv(target), "pipe");
   // Both sides are awaited, then the cause is reported: a failing stream (say, a chunk failing
   // authentication) also makes pg_restore exit on its truncated input, and that exit must not
   // hide the cause; pg_restore closing its stdin early (EPIPE) is reported from its exit status.
   const [fed, exited] = await Promise.allSettled([
     pipeline(
-      openArtifact(repo, manifest, artifact.name),
+      source,
       createDecryptStream(key),
       progressCounter("restore", artifact.size, options.onProgress),
       restore.child.stdin!,

@@ -7,11 +7,13 @@
  */
 import { createServer, type Server } from "node:http";
 import client, { type Counter, type Gauge, Registry } from "prom-client";
+import type { AuditTrail } from "../audit/trail.js";
 import { isBulwarkError } from "../errors.js";
 import type { Logger } from "../observability/logger.js";
 import type { CronSchedule } from "./cron.js";
 import type { Manifest } from "./manifest.js";
 import type { PrunePlan } from "./prune.js";
+import { backupRunEvent } from "./run-audit.js";
 
 export class BackupMetrics {
   readonly registry = new Registry();
@@ -92,6 +94,8 @@ export interface ScheduleOptions {
   readonly metrics: BackupMetrics;
   /** Aborting stops the schedule; a running backup is interrupted (and removed). */
   readonly signal: AbortSignal;
+  /** With an audit trail, each run is also an `admin.backup.run` record. */
+  readonly audit?: AuditTrail | undefined;
 }
 
 function sleepUntil(time: Date, signal: AbortSignal): Promise<void> {
@@ -110,6 +114,18 @@ function sleepUntil(time: Date, signal: AbortSignal): Promise<void> {
 /** Runs until the signal aborts; returns whether a backup was interrupted. */
 export async function runSchedule(options: ScheduleOptions): Promise<{ interrupted: boolean }> {
   const { logger, metrics, signal } = options;
+  // Durable before the next run starts; an audit store that fails is logged, and the backups go on.
+  const audit = async (outcome: "success" | "failure", id: string | null, reason?: string) => {
+    if (!options.audit) return;
+    try {
+      await options.audit.recordDurable(backupRunEvent({ outcome, id, ...(reason ? { reason } : {}) }));
+    } catch (error) {
+      logger.warn(
+        { event: "audit", code: isBulwarkError(error) ? error.code : "internal" },
+        `backup run not recorded in the audit trail: ${(error as Error).message}`,
+      );
+    }
+  };
   logger.info({ schedule: options.schedule.source }, "backup schedule started");
   for (;;) {
     const next = options.schedule.next(new Date());
@@ -118,6 +134,7 @@ export async function runSchedule(options: ScheduleOptions): Promise<{ interrupt
     await sleepUntil(next, signal);
     if (signal.aborted) break;
     const started = performance.now();
+    let backupId: string | null = null;
     try {
       const manifest = await options.backup(signal);
       const durationMs = Math.round(performance.now() - started);
@@ -139,18 +156,21 @@ export async function runSchedule(options: ScheduleOptions): Promise<{ interrupt
         },
         "backup complete",
       );
+      backupId = manifest.id;
       if (options.prune) {
         const plan = await options.prune();
         const removed = [...plan.decision.remove, ...plan.abandoned];
         metrics.pruned.inc(removed.length);
         logger.info({ event: "prune", removed, kept: plan.decision.keep.length }, "retention applied");
       }
+      await audit("success", manifest.id);
     } catch (error) {
       if (signal.aborted) {
         logger.warn(
           { event: "backup", result: "interrupted" },
           "backup interrupted; the partial backup was removed",
         );
+        await audit("failure", null, "backup_interrupted");
         return { interrupted: true };
       }
       metrics.runs.labels("failure").inc();
@@ -163,6 +183,8 @@ export async function runSchedule(options: ScheduleOptions): Promise<{ interrupt
         },
         `backup failed: ${(error as Error).message}`,
       );
+      // One record per run: a backup whose retention failed is a failed run, naming the backup.
+      await audit("failure", backupId, isBulwarkError(error) ? error.code : "internal");
     }
   }
   logger.info("backup schedule stopped");

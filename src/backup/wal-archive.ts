@@ -9,29 +9,22 @@
  * reporting); restore_command exits non-zero for a file that is not in the archive, which is
  * how recovery learns it reached the end.
  */
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-} from "node:fs";
+import { createWriteStream, renameSync, rmSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { fsyncDirectory } from "../durable-file.js";
 import { BulwarkError } from "../errors.js";
 import { createDecryptStream, createEncryptStream } from "./artifact-crypto.js";
 import type { BackupKey } from "./backup-key.js";
+import type { ObjectStore } from "./object-store.js";
 
 /** Segments, partial segments, backup history and timeline history files. */
 const WAL_NAME = /^(?:[0-9A-F]{24}(?:\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)$/;
 
-export function walDirectory(repoRoot: string): string {
-  return join(repoRoot, "wal");
+/** Archived WAL lives under `wal/` in the repository: `wal/<name>.bwenc`. */
+function walKey(name: string): string {
+  return `wal/${name}.bwenc`;
 }
 
 function checkName(name: string): void {
@@ -43,24 +36,34 @@ function checkName(name: string): void {
   }
 }
 
-async function decryptToBuffer(file: string, key: BackupKey): Promise<Buffer> {
+function collect(parts: Buffer[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      parts.push(chunk);
+      callback();
+    },
+  });
+}
+
+async function encryptToBuffer(content: Buffer, key: BackupKey): Promise<Buffer> {
   const parts: Buffer[] = [];
-  await pipeline(
-    createReadStream(file),
-    createDecryptStream(key),
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        parts.push(chunk);
-        callback();
-      },
-    }),
-  );
+  await pipeline(Readable.from([content]), await createEncryptStream(key), collect(parts));
   return Buffer.concat(parts);
 }
 
-/** Archives one WAL file; "stored", or "already archived" when the same content is there. */
+async function decryptToBuffer(encrypted: Buffer, key: BackupKey): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  await pipeline(Readable.from([encrypted]), createDecryptStream(key), collect(parts));
+  return Buffer.concat(parts);
+}
+
+/**
+ * Archives one WAL file; "stored", or "already archived" when the same content is there. The
+ * encrypted segment (16 MiB by default) is written with one atomic put: a local temp file,
+ * fsync and rename, or one S3 PUT, so an archived name never holds half a segment.
+ */
 export async function pushWal(
-  repoRoot: string,
+  store: ObjectStore,
   key: BackupKey,
   walPath: string,
 ): Promise<"stored" | "already archived"> {
@@ -68,64 +71,38 @@ export async function pushWal(
   checkName(name);
   let content: Buffer;
   try {
-    content = readFileSync(walPath);
+    content = await readFile(walPath);
   } catch (error) {
     throw new BulwarkError(
       "backup_failed",
       `cannot read WAL file ${walPath} (${(error as NodeJS.ErrnoException).code})`,
     );
   }
-  const dir = walDirectory(repoRoot);
-  const target = join(dir, `${name}.bwenc`);
-  if (existsSync(target)) {
-    const archived = await decryptToBuffer(target, key);
-    if (archived.equals(content)) return "already archived";
+  const archived = await store.get(walKey(name));
+  if (archived) {
+    if ((await decryptToBuffer(archived, key)).equals(content)) return "already archived";
     throw new BulwarkError(
       "backup_failed",
       `${name} is already archived with different content; refusing to overwrite it (two clusters archiving into one repository?)`,
     );
   }
-  const temp = join(dir, `.${name}.${process.pid}.tmp`);
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    await pipeline(
-      Readable.from([content]),
-      await createEncryptStream(key),
-      createWriteStream(temp, { flags: "wx", mode: 0o600, flush: true }),
-    );
-    renameSync(temp, target);
-    fsyncDirectory(dir);
-  } catch (error) {
-    rmSync(temp, { force: true });
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOSPC" || code === "EDQUOT") {
-      throw new BulwarkError(
-        "backup_repo_full",
-        `repository ${repoRoot} is full (${code}); ${name} was not archived`,
-      );
-    }
-    throw error;
-  }
+  await store.put(walKey(name), await encryptToBuffer(content, key));
   return "stored";
 }
 
 /** Restores one archived WAL file to `destination`; false when it is not in the archive. */
 export async function fetchWal(
-  repoRoot: string,
+  store: ObjectStore,
   key: BackupKey,
   name: string,
   destination: string,
 ): Promise<boolean> {
   checkName(name);
-  const source = join(walDirectory(repoRoot), `${name}.bwenc`);
-  if (!existsSync(source)) return false;
+  const source = await store.open(walKey(name));
+  if (!source) return false;
   const temp = join(dirname(destination), `.${basename(destination)}.${process.pid}.tmp`);
   try {
-    await pipeline(
-      createReadStream(source),
-      createDecryptStream(key),
-      createWriteStream(temp, { mode: 0o600 }),
-    );
+    await pipeline(source, createDecryptStream(key), createWriteStream(temp, { mode: 0o600 }));
     renameSync(temp, destination);
   } catch (error) {
     rmSync(temp, { force: true });
@@ -134,19 +111,20 @@ export async function fetchWal(
   return true;
 }
 
-/** Archived WAL file names (without .bwenc), sorted. */
-export function listArchivedWal(repoRoot: string): string[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(walDirectory(repoRoot));
-  } catch {
-    return [];
-  }
-  return entries
-    .filter((entry) => entry.endsWith(".bwenc"))
-    .map((entry) => entry.slice(0, -".bwenc".length))
-    .filter((name) => WAL_NAME.test(name))
-    .sort();
+export interface ArchivedWal {
+  /** File name without .bwenc. */
+  readonly name: string;
+  /** When it was stored (file mtime, S3 LastModified). */
+  readonly archivedAt: Date;
+}
+
+/** Archived WAL files, sorted by name. */
+export async function listArchivedWal(store: ObjectStore): Promise<ArchivedWal[]> {
+  return (await store.list("wal/"))
+    .map((object) => ({ name: object.key.slice("wal/".length), archivedAt: object.modified }))
+    .filter((wal) => wal.name.endsWith(".bwenc"))
+    .map((wal) => ({ ...wal, name: wal.name.slice(0, -".bwenc".length) }))
+    .filter((wal) => WAL_NAME.test(wal.name));
 }
 
 /**
@@ -160,8 +138,6 @@ export function walBefore(names: readonly string[], oldestStartSegment: string):
   return names.filter((name) => !name.endsWith(".history") && name.slice(8, 24) < cutoff);
 }
 
-export function removeArchivedWal(repoRoot: string, names: readonly string[]): void {
-  const dir = walDirectory(repoRoot);
-  for (const name of names) rmSync(join(dir, `${name}.bwenc`), { force: true });
-  if (names.length > 0) fsyncDirectory(dir);
+export async function removeArchivedWal(store: ObjectStore, names: readonly string[]): Promise<void> {
+  await store.delete(names.map(walKey));
 }

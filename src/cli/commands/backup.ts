@@ -5,27 +5,28 @@
 import { resolve } from "node:path";
 import { generateKeyFile } from "../../backup/backup-key.js";
 import { baseRepository, createBaseBackup } from "../../backup/base-backup.js";
-import { backupSection, loadKey, requireRepo, retentionFrom } from "../../backup/config.js";
+import { backupSection, loadKey, repositoryFrom, retentionFrom } from "../../backup/config.js";
 import { resolveDbTarget } from "../../backup/connection.js";
 import { createBackup, DEFAULT_COMPRESSION } from "../../backup/create-backup.js";
 import { parseCron } from "../../backup/cron.js";
 import { formatMs } from "../../backup/drill.js";
-import { LocalRepository } from "../../backup/local-repository.js";
 import type { Manifest } from "../../backup/manifest.js";
 import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
 import { executeBasePrune, executePrune, planBasePrune, planPrune } from "../../backup/prune.js";
+import type { BackupRepository } from "../../backup/repository.js";
 import { hasRules, type RetentionPolicy } from "../../backup/retention.js";
+import { openRunAudit } from "../../backup/run-audit.js";
 import { BackupMetrics, runSchedule, serveMetrics } from "../../backup/scheduler.js";
 import { BulwarkError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
 import { createLogger } from "../../observability/logger.js";
 import { type Command, parseFlags, say } from "../command.js";
 
-const HELP = `usage: bulwark backup [--db URL] --repo DIR --key-file FILE [options]
-       bulwark backup list [--base] [--repo DIR] [--format json]
-       bulwark backup show ID|latest [--repo DIR] [--format json]
+const HELP = `usage: bulwark backup [--db URL] --repo DIR|s3://BUCKET/PREFIX --key-file FILE [options]
+       bulwark backup list [--base] [--repo DIR|s3://…] [--format json]
+       bulwark backup show ID|latest [--repo DIR|s3://…] [--format json]
        bulwark backup prune [--keep-last N] [--keep-daily N] [--keep-weekly N]
-                            [--keep-monthly N] [--max-age D] [--dry-run] [--repo DIR]
+                            [--keep-monthly N] [--max-age D] [--dry-run] [--repo DIR|s3://…]
        bulwark backup --schedule CRON [--metrics-listen HOST:PORT] [--keep-… N] [options]
        bulwark backup keygen --out FILE
 
@@ -39,6 +40,10 @@ written last: an interrupted backup is never listed.
                       DATABASE_URL, then the PG* variables); give the password with
                       backup.password: \${file:…} or PGPASSWORD / PGPASSFILE, never in argv
   --repo DIR          repository directory (backup.repo)
+  --repo s3://BUCKET/PREFIX
+                      repository in an S3-compatible bucket: endpoint, region and
+                      credentials from backup.s3 or AWS_ENDPOINT_URL, AWS_REGION,
+                      AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN (never flags)
   --key-file FILE     encryption key (backup.keyFile; or backup.passphrase: \${file:…})
   --compress N        pg_dump -Z (zlib) level 0..9 (default 1: fast; 6 is pg_dump's default,
                       smaller and slower; see docs/performance.md)
@@ -141,7 +146,7 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
       throw new BulwarkError("usage", `--compress must be 0..9, got ${JSON.stringify(values.compress)}`);
     compression = Number(values.compress);
   }
-  const repo = new LocalRepository(requireRepo(values.repo, section, "backup"));
+  const repo = repositoryFrom(values.repo, section, "backup");
   const key = await loadKey(values["key-file"], section, "backup");
   const target = resolveDbTarget(values.db ?? section.db, { password: section.password });
   const policy = retentionFrom(section, {
@@ -154,6 +159,7 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
   const pgBin = values["pg-bin"] ?? section.pgBin;
   if (values.schedule !== undefined) {
     return scheduled({
+      configFile: values.config,
       schedule: values.schedule,
       metricsListen: values["metrics-listen"],
       target,
@@ -173,9 +179,9 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
   if (values.base) {
     if (values.compress !== undefined)
       throw new BulwarkError("usage", "--compress does not apply to --base backups");
-    say(`base backup of the cluster at ${target.display} into ${repo.root}/base`);
+    say(`base backup of the cluster at ${target.display} into ${repo.location}/base`);
     const base = await withInterrupt("interrupted; removing the partial base backup", (signal) =>
-      createBaseBackup({ target, repoRoot: repo.root, key, pgBin, signal }),
+      createBaseBackup({ target, store: repo.store, key, pgBin, signal }),
     );
     say(`base backup ${base.id} complete: ${formatBytes(base.size)}, archive_mode ${base.archiveMode}`);
     if (base.archiveMode === "off") {
@@ -187,7 +193,7 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
     return ExitCode.Ok;
   }
   const progress = progressLine();
-  say(`backing up ${target.display} into ${repo.root}`);
+  say(`backing up ${target.display} into ${repo.location}`);
   const manifest = await withInterrupt("interrupted; removing the partial backup", (signal) =>
     createBackup({
       target,
@@ -207,16 +213,19 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
 }
 
 async function scheduled(options: {
+  configFile: string | undefined;
   schedule: string;
   metricsListen: string | undefined;
   target: ReturnType<typeof resolveDbTarget>;
-  repo: LocalRepository;
+  repo: BackupRepository;
   key: Awaited<ReturnType<typeof loadKey>>;
   compression: number;
   pgBin: string | undefined;
   policy: RetentionPolicy;
 }): Promise<number> {
   const schedule = parseCron(options.schedule);
+  // With -c and an audit section, every run is an admin.backup.run record in the audit trail.
+  const trail = openRunAudit(options.configFile);
   const logger = createLogger({ level: "info", sync: true });
   const metrics = new BackupMetrics();
   let metricsServer: Awaited<ReturnType<typeof serveMetrics>> | undefined;
@@ -241,14 +250,14 @@ async function scheduled(options: {
   const prune = hasRules(options.policy)
     ? async () => {
         const plan = await planPrune(options.repo, options.policy);
-        executePrune(options.repo, plan);
-        const basePlan = planBasePrune(options.repo.root, options.policy);
-        if (basePlan) executeBasePrune(options.repo.root, basePlan);
+        await executePrune(options.repo, plan);
+        const basePlan = await planBasePrune(options.repo.store, options.policy);
+        if (basePlan) await executeBasePrune(options.repo.store, basePlan);
         return plan;
       }
     : undefined;
   say(
-    `backing up ${options.target.display} into ${options.repo.root} on schedule ${JSON.stringify(options.schedule)} (UTC); logs are JSON lines on stdout`,
+    `backing up ${options.target.display} into ${options.repo.location} on schedule ${JSON.stringify(options.schedule)} (UTC); logs are JSON lines on stdout`,
   );
   try {
     const { interrupted } = await withInterrupt("stopping the schedule", (signal) =>
@@ -258,6 +267,7 @@ async function scheduled(options: {
         logger,
         metrics,
         prune,
+        audit: trail,
         backup: (runSignal) =>
           createBackup({
             target: options.target,
@@ -272,17 +282,18 @@ async function scheduled(options: {
     return interrupted ? ExitCode.Interrupted : ExitCode.Ok;
   } finally {
     metricsServer?.server.close();
+    await trail?.close();
   }
 }
 
-function listBase(root: string, json: boolean): number {
-  const repo = baseRepository(root);
-  const { backups, incomplete } = repo.list();
+async function listBase(root: BackupRepository, json: boolean): Promise<number> {
+  const repo = baseRepository(root.store);
+  const { backups, incomplete } = await repo.list();
   if (json) {
-    printJson({ repository: repo.root, backups, incomplete });
+    printJson({ repository: repo.location, backups, incomplete });
     return ExitCode.Ok;
   }
-  if (backups.length === 0) say(`no complete base backups in ${repo.root}`);
+  if (backups.length === 0) say(`no complete base backups in ${repo.location}`);
   else {
     say(
       `${"id".padEnd(24)} ${"finished".padEnd(24)} ${"size".padStart(10)}  ${"WAL from".padEnd(24)}  archive_mode`,
@@ -300,26 +311,28 @@ function listBase(root: string, json: boolean): number {
 async function list(argv: readonly string[]): Promise<number> {
   const { values } = parseFlags("backup", argv, { ...COMMON, base: { type: "boolean" } });
   const json = jsonFormat(values.format);
-  const root = requireRepo(values.repo, backupSection(values.config), "backup");
-  if (values.base) return listBase(root, json);
-  const repo = new LocalRepository(root);
-  const { backups, incomplete } = repo.list();
+  const repo = repositoryFrom(values.repo, backupSection(values.config), "backup");
+  if (values.base) return listBase(repo, json);
+  const { backups, incomplete } = await repo.list();
+  // One read per backup; concurrent, as each is a request on an S3 repository.
+  const records = await Promise.all(backups.map((manifest) => repo.readVerified(manifest.id)));
+  const verified = new Map(backups.map((manifest, index) => [manifest.id, records[index] ?? null]));
   if (json) {
     printJson({
-      repository: repo.root,
-      backups: backups.map((manifest) => ({ ...manifest, verified: repo.readVerified(manifest.id) ?? null })),
+      repository: repo.location,
+      backups: backups.map((manifest) => ({ ...manifest, verified: verified.get(manifest.id) })),
       incomplete,
     });
     return ExitCode.Ok;
   }
-  if (backups.length === 0) say(`no complete backups in ${repo.root}`);
+  if (backups.length === 0) say(`no complete backups in ${repo.location}`);
   else {
     say(
       `${"id".padEnd(24)} ${"database".padEnd(16)} ${"snapshot".padEnd(24)} ${"size".padStart(10)}  tables  verified`,
     );
     for (const manifest of [...backups].reverse()) {
       say(
-        `${manifest.id.padEnd(24)} ${manifest.database.padEnd(16)} ${manifest.snapshot.takenAt.padEnd(24)} ${formatBytes(manifest.size).padStart(10)}  ${String(manifest.tables.length).padStart(6)}  ${repo.readVerified(manifest.id) ? "yes" : "no"}`,
+        `${manifest.id.padEnd(24)} ${manifest.database.padEnd(16)} ${manifest.snapshot.takenAt.padEnd(24)} ${formatBytes(manifest.size).padStart(10)}  ${String(manifest.tables.length).padStart(6)}  ${verified.get(manifest.id) ? "yes" : "no"}`,
       );
     }
   }
@@ -336,10 +349,11 @@ async function show(argv: readonly string[]): Promise<number> {
   if (positionals.length !== 1)
     throw new BulwarkError("usage", "give one backup id (or latest): bulwark backup show ID");
   const json = jsonFormat(values.format);
-  const repo = new LocalRepository(requireRepo(values.repo, backupSection(values.config), "backup"));
-  const manifest = repo.find(positionals[0]!);
-  if (json) printJson({ ...manifest, verified: repo.readVerified(manifest.id) ?? null });
-  else say(describe(manifest, repo.readVerified(manifest.id) !== undefined).join("\n"));
+  const repo = repositoryFrom(values.repo, backupSection(values.config), "backup");
+  const manifest = await repo.find(positionals[0]!);
+  const verified = await repo.readVerified(manifest.id);
+  if (json) printJson({ ...manifest, verified: verified ?? null });
+  else say(describe(manifest, verified !== undefined).join("\n"));
   return ExitCode.Ok;
 }
 
@@ -355,7 +369,7 @@ async function prune(argv: readonly string[]): Promise<number> {
   });
   const json = jsonFormat(values.format);
   const section = backupSection(values.config);
-  const repo = new LocalRepository(requireRepo(values.repo, section, "backup"));
+  const repo = repositoryFrom(values.repo, section, "backup");
   const policy = retentionFrom(section, {
     keepLast: values["keep-last"],
     keepDaily: values["keep-daily"],
@@ -364,11 +378,11 @@ async function prune(argv: readonly string[]): Promise<number> {
     maxAgeMs: values["max-age"],
   });
   const plan = await planPrune(repo, policy);
-  const basePlan = planBasePrune(repo.root, policy);
+  const basePlan = await planBasePrune(repo.store, policy);
   const dryRun = values["dry-run"] === true;
   if (!dryRun) {
-    executePrune(repo, plan);
-    if (basePlan) executeBasePrune(repo.root, basePlan);
+    await executePrune(repo, plan);
+    if (basePlan) await executeBasePrune(repo.store, basePlan);
   }
   if (json) {
     printJson({ dryRun, ...plan, base: basePlan ?? null });

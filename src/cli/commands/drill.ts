@@ -3,11 +3,10 @@
  * src/backup/drill.ts and drill-report.ts.
  */
 import { resolve } from "node:path";
-import { backupSection, loadKey, parseLongDuration, requireRepo } from "../../backup/config.js";
+import { backupSection, loadKey, parseLongDuration, repositoryFrom } from "../../backup/config.js";
 import { resolveDbTarget } from "../../backup/connection.js";
 import { runDrill } from "../../backup/drill.js";
 import { renderSummary, writeEvidence } from "../../backup/drill-report.js";
-import { LocalRepository } from "../../backup/local-repository.js";
 import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
 import { BulwarkError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
@@ -34,7 +33,7 @@ Markdown evidence. A passing drill marks the backup verified (prune always keeps
   --no-evidence       do not write evidence files
   --format json       print the report as JSON on stdout
   -c, --config FILE   read settings from the \`backup:\` section of FILE (flags win)
-  --repo DIR, --key-file FILE, --pg-bin DIR   as for \`bulwark backup\`
+  --repo DIR|s3://BUCKET/PREFIX, --key-file FILE, --pg-bin DIR   as for \`bulwark backup\`
 
 exit codes: 0 drill passed, 1 drill failed (a table or assertion differs, an objective is
 missed, the backup cannot be restored: wrong key, corrupt, truncated), 2 usage or config
@@ -96,8 +95,8 @@ export const drillCommand: Command = {
     }
     const rtoObjectiveMs = duration("rto");
     const rpoObjectiveMs = duration("rpo");
-    const repo = new LocalRepository(requireRepo(values.repo, section, "drill"));
-    const manifest = repo.find(values.id ?? "latest");
+    const repo = repositoryFrom(values.repo, section, "drill");
+    const manifest = await repo.find(values.id ?? "latest");
     const key = await loadKey(values["key-file"], section, "drill");
     const server = resolveDbTarget(values.db ?? section.db, { password: section.password });
     const assertions = [...(section.drill?.assertions ?? []), ...(values.assert ?? [])];
@@ -131,9 +130,9 @@ export const drillCommand: Command = {
       const files = writeEvidence(dir, report);
       say(`  evidence  ${files.json}\n            ${files.markdown}`);
       if (report.ok)
-        repo.markVerified({ id: manifest.id, drilledAt: report.finishedAt, evidence: files.json });
+        await repo.markVerified({ id: manifest.id, drilledAt: report.finishedAt, evidence: files.json });
     } else if (report.ok) {
-      repo.markVerified({ id: manifest.id, drilledAt: report.finishedAt });
+      await repo.markVerified({ id: manifest.id, drilledAt: report.finishedAt });
     }
     if (values.format === "json") process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return report.ok ? ExitCode.Ok : ExitCode.Failed;

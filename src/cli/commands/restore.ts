@@ -5,12 +5,12 @@
 
 import { resolve } from "node:path";
 import { restorePointInTime } from "../../backup/base-backup.js";
-import { backupSection, loadKey, requireRepo } from "../../backup/config.js";
+import { backupSection, loadKey, repositoryFrom } from "../../backup/config.js";
 import { resolveDbTarget } from "../../backup/connection.js";
 import { formatMs } from "../../backup/drill.js";
-import { LocalRepository } from "../../backup/local-repository.js";
 import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
 import { restoreBackup } from "../../backup/restore-backup.js";
+import { isS3Location } from "../../backup/s3-settings.js";
 import { BulwarkError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
 import { type Command, parseFlags, say } from "../command.js";
@@ -30,7 +30,8 @@ pg_restore fails, the target is left as it was.
                       --if-exists); other objects in the target are left alone
   --no-owner          do not restore ownership and privileges (target without the same roles)
   -c, --config FILE   read repo, keyFile/passphrase and pgBin from the \`backup:\` section
-  --repo DIR          repository directory
+  --repo DIR|s3://BUCKET/PREFIX   repository (a directory or an S3 bucket; S3 settings and
+                      credentials as for \`bulwark backup\`)
   --key-file FILE     encryption key the backup was made with
   --pg-bin DIR        directory of pg_restore
 
@@ -82,16 +83,19 @@ async function pointInTime(
     }
   }
   const section = backupSection(values.config);
-  const repoRoot = requireRepo(values.repo, section, "restore");
+  const repo = repositoryFrom(values.repo, section, "restore");
   const key = await loadKey(values["key-file"], section, "restore");
-  // restore_command runs `bulwark wal fetch` as the server's user, with the same repository and key.
-  const fetchFlags = ["--repo", repoRoot];
+  // restore_command runs `bulwark wal fetch` as the server's user, with the same repository and
+  // key; an S3 repository's settings and credentials come from the config file (or the server's
+  // environment), never from the command line.
+  const fetchFlags = ["--repo", repo.location];
   if (values["key-file"] ?? section.keyFile)
     fetchFlags.push("--key-file", resolve(values["key-file"] ?? section.keyFile!));
-  else if (values.config) fetchFlags.push("-c", resolve(values.config));
+  if (values.config && (!(values["key-file"] ?? section.keyFile) || isS3Location(repo.location)))
+    fetchFlags.push("-c", resolve(values.config));
   const dataDir = resolve(values["data-dir"]);
   const manifest = await restorePointInTime({
-    repoRoot,
+    store: repo.store,
     key,
     id: positionals[0] ?? "latest",
     dataDir,
@@ -137,8 +141,8 @@ export const restoreCommand: Command = {
     }
     if (!values.to) throw new BulwarkError("usage", "bulwark restore needs --to URL (the target database)");
     const section = backupSection(values.config);
-    const repo = new LocalRepository(requireRepo(values.repo, section, "restore"));
-    const manifest = repo.find(positionals[0]!);
+    const repo = repositoryFrom(values.repo, section, "restore");
+    const manifest = await repo.find(positionals[0]!);
     const key = await loadKey(values["key-file"], section, "restore");
     const target = resolveDbTarget(values.to, { what: "--to" });
     say(

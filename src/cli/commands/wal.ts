@@ -3,7 +3,7 @@
  * WAL archiving into the encrypted repository for point-in-time recovery. Wiring only: the logic
  * is in src/backup/wal-archive.ts.
  */
-import { backupSection, loadKey, requireRepo } from "../../backup/config.js";
+import { backupSection, loadKey, repositoryFrom } from "../../backup/config.js";
 import { fetchWal, pushWal } from "../../backup/wal-archive.js";
 import { BulwarkError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
@@ -22,7 +22,8 @@ same content again succeeds, different content under an archived name is refused
 restore_command \`bulwark restore --data-dir\` writes; it exits 1 when the file is not archived,
 which is how recovery finds the end of the archive.
 
-  --repo DIR, --key-file FILE, -c FILE   as for \`bulwark backup\` (the server's user must be able
+  --repo DIR|s3://BUCKET/PREFIX, --key-file FILE, -c FILE
+                                          as for \`bulwark backup\` (the server's user must be able
                                           to read the key and write the repository)
 
 exit codes: 0 archived / fetched, 1 fetch: not in the archive, 2 usage error, 3 failure.`;
@@ -59,7 +60,7 @@ export const walCommand: Command = {
       );
     }
     const section = backupSection(values.config);
-    const repo = requireRepo(values.repo, section, "wal");
+    const repo = repositoryFrom(values.repo, section, "wal").store;
     const key = await loadKey(values["key-file"], section, "wal");
     if (action === "push") {
       await pushWal(repo, key, positionals[0]!);

@@ -63,6 +63,8 @@ test("bad usage is refused with exit 2 and a specific message", async () => {
       ["drill", "restore", "--repo", repo, "--key-file", key, "--incident-time", "noon"],
       /--incident-time expects an ISO 8601 time/,
     ],
+    [["backup", "list", "--repo", "s3://Bad_Bucket/x"], /bucket name must be 3-63 lowercase letters/],
+    [["wal", "push", "x", "--repo", "s3:///nobucket", "--key-file", key], /is not a usable S3 repository/],
     [["wal", "archive"], /expected `bulwark wal push PATH`/],
     [
       ["wal", "fetch", "000000010000000000000001", "--repo", repo, "--key-file", key],
@@ -74,6 +76,23 @@ test("bad usage is refused with exit 2 and a specific message", async () => {
     assert.equal(code, ExitCode.UsageOrConfig, `${argv.join(" ")}: exit ${code}: ${text}`);
     assert.match(text, pattern, argv.join(" "));
     assert.doesNotMatch(text, /unexpected failure|at .*\.ts:\d+/, "a stack trace or crash");
+  }
+  // S3 credentials come from the environment or the config, never flags: none set, a clear refusal.
+  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  process.env.AWS_ACCESS_KEY_ID = "";
+  process.env.AWS_SECRET_ACCESS_KEY = "";
+  try {
+    const none = await stderrOf(["backup", "list", "--repo", "s3://acme-backups/prod"]);
+    assert.equal(none.code, ExitCode.UsageOrConfig, none.text);
+    assert.match(none.text, /no S3 credentials for s3:\/\/acme-backups\/prod: set AWS_ACCESS_KEY_ID/);
+  } finally {
+    for (const [name, value] of [
+      ["AWS_ACCESS_KEY_ID", saved.id],
+      ["AWS_SECRET_ACCESS_KEY", saved.secret],
+    ] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
   }
   const key0644 = join(dir, "open.key");
   writeFileSync(key0644, Buffer.alloc(32, 2), { mode: 0o644 });

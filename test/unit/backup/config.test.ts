@@ -53,7 +53,7 @@ describe("backup config section", () => {
       const lines = error.details.join("\n");
       assert.match(
         lines,
-        /bad\.yaml:3:\d+ backup\.password: must be a \$\{file:…\} or \$\{env:…\} reference/,
+        /bad\.yaml:3:\d+ backup\.password: must be a \$\{file:\/path\} or \$\{env:NAME\} reference/,
       );
       assert.match(lines, /bad\.yaml:4:\d+ backup\.compression:/);
       assert.match(lines, /bad\.yaml:6:\d+ backup\.retention\.keepLast:/);
@@ -78,6 +78,42 @@ describe("backup config section", () => {
       () => loadBackupSection(write("syntax.yaml", "backup: [\n")),
       (error: BulwarkError) => error.code === "config_invalid",
     );
+  });
+
+  it("reads an S3 repository with its settings; S3 secrets must be references", () => {
+    write("s3-secret", "wJalrXUtnFEMI/K7MDENG\n");
+    const file = write(
+      "s3.yaml",
+      "backup:\n  repo: s3://acme-backups/prod\n  s3:\n    endpoint: https://minio.internal:9000\n    region: eu-west-1\n    accessKeyId: AKIAEXAMPLE\n    secretAccessKey: ${file:s3-secret}\n    partSizeMiB: 64\n",
+    );
+    const section = loadBackupSection(file, {});
+    assert.equal(section.repo, "s3://acme-backups/prod", "an s3:// repo is not a path relative to the file");
+    assert.deepEqual(section.s3, {
+      endpoint: "https://minio.internal:9000",
+      region: "eu-west-1",
+      accessKeyId: "AKIAEXAMPLE",
+      secretAccessKey: "wJalrXUtnFEMI/K7MDENG",
+      partSizeMiB: 64,
+    });
+    const bad = write(
+      "s3-bad.yaml",
+      "backup:\n  repo: s3://acme-backups/prod\n  s3:\n    endpoint: minio:9000/x\n    secretAccessKey: wJalrXUtnFEMI-in-clear\n    sessionToken: tok-in-clear\n    forcePathStyle: maybe\n    partSizeMiB: 2\n  password: hunter2\n",
+    );
+    try {
+      loadBackupSection(bad, {});
+      assert.fail("accepted a bad S3 section");
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      const lines = error.details.join("\n");
+      assert.match(lines, /s3-bad\.yaml:4:\d+ backup\.s3\.endpoint: expected an http:\/\/ or https:\/\/ URL/);
+      assert.match(lines, /s3-bad\.yaml:5:\d+ backup\.s3\.secretAccessKey: must be a \$\{file:\/path\}/);
+      assert.match(lines, /s3-bad\.yaml:6:\d+ backup\.s3\.sessionToken: must be a \$\{file:\/path\}/);
+      assert.match(lines, /s3-bad\.yaml:7:\d+ backup\.s3\.forcePathStyle:/);
+      assert.match(lines, /s3-bad\.yaml:8:\d+ backup\.s3\.partSizeMiB:/);
+      assert.match(lines, /s3-bad\.yaml:9:\d+ backup\.password: must be a/);
+      for (const secret of ["wJalrXUtnFEMI-in-clear", "tok-in-clear", "hunter2"])
+        assert.ok(!lines.includes(secret), `${secret} was printed`);
+    }
   });
 
   it("parses durations with days and weeks", () => {

@@ -1,0 +1,192 @@
+/**
+ * Point-in-time recovery through an S3 repository, against a real PostgreSQL 15 and a real
+ * S3-compatible server (s3rver): the server's archive_command runs `bulwark wal push %p -c FILE`
+ * with the bucket, endpoint and credentials (a ${file:} reference) in the config file, a base
+ * backup goes to the bucket, `bulwark restore --data-dir --to-time T -c FILE` writes a
+ * restore_command that fetches from the bucket, and a second server started on the directory
+ * recovers exactly the rows committed before T.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import pg from "pg";
+import { BIN, runCli } from "../../support/cli.js";
+import { freePort } from "../../support/ports.js";
+import { startPostgres, type TestPostgres } from "../../support/postgres.js";
+import { S3RVER_KEY, startS3, type TestS3 } from "../../support/s3.js";
+
+const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+
+let server: TestPostgres;
+let s3: TestS3;
+let root: string;
+let config: string;
+let restored: ChildProcess | undefined;
+
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  return {
+    uid: Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" })),
+    gid: Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" })),
+  };
+}
+
+/** No AWS_* variables: everything S3 comes from the config file, as for archive_command. */
+const NO_AWS = { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", AWS_ENDPOINT_URL: "" };
+
+before(async () => {
+  s3 = await startS3();
+  root = mkdtempSync(join(tmpdir(), "bulwark-s3-pitr-"));
+  chmodSync(root, 0o755);
+  const key = join(root, "backup.key");
+  assert.equal((await runCli(["backup", "keygen", "--out", key])).code, 0);
+  writeFileSync(join(root, "s3-secret"), `${S3RVER_KEY}\n`, { mode: 0o600 });
+  config = join(root, "bulwark.yaml");
+  writeFileSync(
+    config,
+    [
+      "backup:",
+      `  repo: s3://${s3.bucket}/pitr`,
+      "  keyFile: backup.key",
+      "  s3:",
+      `    endpoint: ${s3.endpoint}`,
+      `    accessKeyId: ${S3RVER_KEY}`,
+      "    secretAccessKey: ${file:s3-secret}",
+      "",
+    ].join("\n"),
+  );
+  // archive_command and restore_command run as the server's user: it must read these.
+  const user = serverUser();
+  if (user) for (const file of [key, join(root, "s3-secret"), config]) chownSync(file, user.uid, user.gid);
+  server = await startPostgres({
+    settings: {
+      archive_mode: "on",
+      archive_command: `${quote(process.execPath)} ${quote(BIN)} wal push %p -c ${quote(config)}`,
+    },
+  });
+});
+
+after(async () => {
+  if (restored && restored.exitCode === null) {
+    await new Promise<void>((resolve) => {
+      restored!.once("exit", () => resolve());
+      restored!.kill("SIGKILL");
+    });
+  }
+  await server?.close();
+  await s3?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function waitArchived(segment: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const [row] = await server.query<{ last: string | null; failed: string }>(
+      "select last_archived_wal as last, failed_count::text as failed from pg_stat_archiver",
+    );
+    if (row!.last !== null && row!.last >= segment) return;
+    if (Date.now() > deadline) throw new Error(`WAL ${segment} not archived: ${JSON.stringify(row)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+test("point-in-time recovery from an S3 repository, settings and credentials from the config file", async () => {
+  const url = await server.createDatabase("app");
+  await server.query(
+    "create table t (id int primary key); insert into t select generate_series(1, 100)",
+    [],
+    "app",
+  );
+  const base = await runCli(["backup", "--base", "-c", config, "--db", server.url(), "--format", "json"], {
+    env: NO_AWS,
+    timeoutMs: 90_000,
+  });
+  assert.equal(base.code, 0, base.stderr);
+  const manifest = JSON.parse(base.stdout);
+  assert.equal(manifest.archiveMode, "on");
+
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query("insert into t select generate_series(101, 200)");
+  const targetTime: Date = (await client.query("select clock_timestamp() as at")).rows[0].at;
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await client.query("insert into t select generate_series(201, 300)");
+  const segment: string = (await client.query("select pg_walfile_name(pg_switch_wal()) as name")).rows[0]
+    .name;
+  await client.end();
+  await waitArchived(segment);
+  const archived = await runCli(["wal", "fetch", segment, join(root, "check-segment"), "-c", config], {
+    env: NO_AWS,
+  });
+  assert.equal(archived.code, 0, `the archived segment is in the bucket: ${archived.stderr}`);
+
+  const dataDir = join(root, "restored");
+  const restore = await runCli(
+    ["restore", "--data-dir", dataDir, "--to-time", targetTime.toISOString(), "-c", config],
+    { env: NO_AWS, timeoutMs: 90_000 },
+  );
+  assert.equal(restore.code, 0, restore.stderr);
+  const auto = readFileSync(join(dataDir, "postgresql.auto.conf"), "utf8");
+  assert.match(
+    auto,
+    /restore_command = '\S+ \S+ wal fetch %f %p --repo s3:\/\/bulwark-test\/pitr --key-file \S+ -c \S+'/,
+  );
+  assert.ok(!auto.includes(S3RVER_KEY), "a credential was written into postgresql.auto.conf");
+
+  const user = serverUser();
+  if (user) execFileSync("chown", ["-R", `${user.uid}:${user.gid}`, dataDir]);
+  const socketDir = join(root, "socket2");
+  mkdirSync(socketDir);
+  if (user) chownSync(socketDir, user.uid, user.gid);
+  const port = await freePort();
+  let log = "";
+  restored = spawn(
+    join(server.bin, "postgres"),
+    [
+      "-D",
+      dataDir,
+      "-c",
+      `port=${port}`,
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      `unix_socket_directories=${socketDir}`,
+      "-c",
+      "archive_mode=off",
+    ],
+    // No AWS_* variables in the recovering server's environment either.
+    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...NO_AWS }, ...(user ?? {}) },
+  );
+  restored.stderr!.on("data", (chunk: Buffer) => {
+    log = (log + chunk.toString()).slice(-6000);
+  });
+  const restoredUrl = `postgres://postgres:${encodeURIComponent(server.password)}@127.0.0.1:${port}/app`;
+  const deadline = Date.now() + 90_000;
+  let rows: { n: number; max: number } | undefined;
+  while (!rows) {
+    try {
+      const probe = new pg.Client({ connectionString: restoredUrl });
+      await probe.connect();
+      try {
+        const recovering = (await probe.query("select pg_is_in_recovery() as r")).rows[0].r;
+        if (!recovering)
+          rows = (await probe.query("select count(*)::int as n, max(id) as max from t")).rows[0];
+      } finally {
+        await probe.end();
+      }
+    } catch {
+      // starting up or still replaying
+    }
+    if (!rows) {
+      if (restored.exitCode !== null || Date.now() > deadline)
+        assert.fail(`recovery did not finish:\n${log}`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
+  assert.deepEqual(rows, { n: 200, max: 200 });
+  assert.match(log, /restored log file ".*" from archive/);
+  assert.match(log, /recovery stopping before commit of transaction/);
+});

@@ -88,11 +88,16 @@ export function buildReport(
   };
 }
 
-/** The same id at the same location is one finding (several rules or requests may see it). */
+/**
+ * The same id at the same location is one finding (several rules or requests may see it). The
+ * title is part of the key because `dep-vulnerable` names the advisory there: two advisories on
+ * one lockfile line are two findings, while one advisory reported by both the OSV database and
+ * the npm registry (same title) is one.
+ */
 function dedupe(findings: readonly Finding[]): Finding[] {
   const seen = new Set<string>();
   return findings.filter((item) => {
-    const key = `${item.id}\u0000${item.location}`;
+    const key = `${item.id}\u0000${item.location}\u0000${item.title}`;
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

@@ -80,7 +80,8 @@ export function scoreFindings(findings: readonly Finding[], strengths: readonly 
   return { score, grade, base, bonus, ...(cappedBy ? { cappedBy } : {}) };
 }
 
-function gradeFor(score: number): Grade {
+/** The grade a score (or the readiness percentage) earns before caps. */
+export function gradeFor(score: number): Grade {
   for (const [grade, floor] of THRESHOLDS) if (score >= floor) return grade;
   return "F";
 }

@@ -6,6 +6,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { Finding } from "../findings.js";
 
 export interface EvidenceRecord<T = Record<string, unknown>> {
   readonly file: string;
@@ -18,9 +19,12 @@ export interface CheckRecord {
   readonly target: { readonly type: "url" | "repo"; readonly value: string };
   readonly grade: string;
   readonly score: number;
-  readonly findings: readonly { id: string; severity: string; category: string; location: string }[];
+  /** Full findings as `bulwark check` writes them (report.ts); foreign fields may be missing. */
+  readonly findings: readonly Finding[];
   readonly strengths: readonly { id: string }[];
   readonly stats: Readonly<Record<string, number>>;
+  /** True when Ctrl-C stopped the check (report.ts). */
+  readonly partial?: boolean;
 }
 
 export interface LoadRecord {

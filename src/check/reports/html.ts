@@ -6,7 +6,7 @@ import { SEVERITIES, type Severity } from "../findings.js";
 import type { CheckReport } from "../report.js";
 import { xmlEscape as esc } from "./junit.js";
 
-const COLOUR: Record<Severity, string> = {
+export const COLOUR: Record<Severity, string> = {
   critical: "#8b0000",
   high: "#d9480f",
   medium: "#e8a400",
@@ -14,7 +14,10 @@ const COLOUR: Record<Severity, string> = {
   info: "#868e96",
 };
 
-function barChart(title: string, bars: readonly { label: string; value: number; colour: string }[]): string {
+export function barChart(
+  title: string,
+  bars: readonly { label: string; value: number; colour: string }[],
+): string {
   const width = 420;
   const rowHeight = 22;
   const max = Math.max(1, ...bars.map((bar) => bar.value));
@@ -28,6 +31,27 @@ function barChart(title: string, bars: readonly { label: string; value: number; 
   return `<figure><figcaption>${esc(title)}</figcaption><svg role="img" aria-label="${esc(title)}" width="${width}" height="${bars.length * rowHeight}" font-size="13" font-family="sans-serif">${rows}</svg></figure>`;
 }
 
+/** The report pages' stylesheet (inline: the page loads nothing). */
+export const STYLE = `body{font-family:system-ui,sans-serif;margin:2rem;color:#212529}
+.grade{font-size:3rem;font-weight:700;margin:0}
+.charts{display:flex;gap:2rem;flex-wrap:wrap}
+figure{margin:0}figcaption{font-weight:600;margin-bottom:.3rem}
+table{border-collapse:collapse;width:100%;margin-top:1rem}th,td{border:1px solid #dee2e6;padding:.35rem;text-align:left;vertical-align:top;font-size:.9rem}
+.sev{color:#fff;padding:0 .4rem;border-radius:3px}
+code{overflow-wrap:anywhere}
+td:nth-child(2){white-space:nowrap}
+`;
+
+/** Table rows for findings: severity, id, title, location, evidence, fix. */
+export function findingRowsHtml(findings: CheckReport["findings"]): string {
+  return findings
+    .map(
+      (item) =>
+        `<tr><td><span class="sev" style="background:${COLOUR[item.severity]}">${item.severity}</span></td><td><code>${esc(item.id)}</code></td><td>${esc(item.title)}</td><td><code>${esc(item.location)}</code></td><td>${esc(item.evidence)}${item.waiverExpired ? `<br><em>waiver expired ${esc(item.waiverExpired)}</em>` : ""}</td><td>${esc(item.remediation)}${item.gateway ? `<br>Bulwark: <code>${esc(item.gateway)}</code>` : ""}</td></tr>`,
+    )
+    .join("\n");
+}
+
 export function renderHtml(report: CheckReport): string {
   const severityBars = SEVERITIES.map((severity) => ({
     label: severity,
@@ -39,12 +63,7 @@ export function renderHtml(report: CheckReport): string {
   const categoryBars = [...categories.entries()]
     .sort((a, b) => b[1] - a[1])
     .map(([label, value]) => ({ label, value, colour: "#495057" }));
-  const rows = report.findings
-    .map(
-      (item) =>
-        `<tr><td><span class="sev" style="background:${COLOUR[item.severity]}">${item.severity}</span></td><td><code>${esc(item.id)}</code></td><td>${esc(item.title)}</td><td><code>${esc(item.location)}</code></td><td>${esc(item.evidence)}${item.waiverExpired ? `<br><em>waiver expired ${esc(item.waiverExpired)}</em>` : ""}</td><td>${esc(item.remediation)}${item.gateway ? `<br>Bulwark: <code>${esc(item.gateway)}</code>` : ""}</td></tr>`,
-    )
-    .join("\n");
+  const rows = findingRowsHtml(report.findings);
   const waived = report.waived
     .map(
       (item) =>
@@ -56,15 +75,7 @@ export function renderHtml(report: CheckReport): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>bulwark check: ${esc(report.target.value)}</title>
 <style>
-body{font-family:system-ui,sans-serif;margin:2rem;color:#212529}
-.grade{font-size:3rem;font-weight:700;margin:0}
-.charts{display:flex;gap:2rem;flex-wrap:wrap}
-figure{margin:0}figcaption{font-weight:600;margin-bottom:.3rem}
-table{border-collapse:collapse;width:100%;margin-top:1rem}th,td{border:1px solid #dee2e6;padding:.35rem;text-align:left;vertical-align:top;font-size:.9rem}
-.sev{color:#fff;padding:0 .4rem;border-radius:3px}
-code{overflow-wrap:anywhere}
-td:nth-child(2){white-space:nowrap}
-</style></head><body>
+${STYLE}</style></head><body>
 <h1>bulwark check</h1>
 <p>${esc(report.target.type)} <code>${esc(report.target.value)}</code></p>
 <p class="grade" id="grade">${esc(report.grade)}</p>

@@ -16,9 +16,14 @@ export function xmlEscape(text: string): string {
     .replace(/'/g, "&apos;");
 }
 
-export function renderJunit(report: CheckReport, failOn: Severity | "none"): string {
+/** One testsuite per category of `findings`; a case fails when at or above `failOn`. */
+export function findingSuites(
+  findings: CheckReport["findings"],
+  failOn: Severity | "none",
+  classPrefix = "bulwark.check",
+): { suites: string[]; failures: number } {
   const byCategory = new Map<string, CheckReport["findings"][number][]>();
-  for (const item of report.findings) {
+  for (const item of findings) {
     const list = byCategory.get(item.category) ?? [];
     list.push(item);
     byCategory.set(item.category, list);
@@ -26,17 +31,22 @@ export function renderJunit(report: CheckReport, failOn: Severity | "none"): str
   const failing = (severity: Severity) => failOn !== "none" && severityRank(severity) >= severityRank(failOn);
   const suites = [...byCategory.entries()].map(([category, items]) => {
     const failures = items.filter((item) => failing(item.severity)).length;
+    const classname = xmlEscape(`${classPrefix}.${category}`);
     const cases = items.map((item) => {
       const name = xmlEscape(`${item.id} ${item.location}`);
       const body = xmlEscape(`${item.evidence}\nfix: ${item.remediation}`);
       return failing(item.severity)
-        ? `    <testcase classname="bulwark.check.${xmlEscape(category)}" name="${name}"><failure type="${item.severity}" message="${xmlEscape(item.title)}">${body}</failure></testcase>`
-        : `    <testcase classname="bulwark.check.${xmlEscape(category)}" name="${name}"><system-out>${xmlEscape(`${item.severity}: ${item.title}`)}\n${body}</system-out></testcase>`;
+        ? `    <testcase classname="${classname}" name="${name}"><failure type="${item.severity}" message="${xmlEscape(item.title)}">${body}</failure></testcase>`
+        : `    <testcase classname="${classname}" name="${name}"><system-out>${xmlEscape(`${item.severity}: ${item.title}`)}\n${body}</system-out></testcase>`;
     });
     return `  <testsuite name="${xmlEscape(category)}" tests="${items.length}" failures="${failures}" errors="0" skipped="0">\n${cases.join("\n")}\n  </testsuite>`;
   });
+  return { suites, failures: findings.filter((item) => failing(item.severity)).length };
+}
+
+export function renderJunit(report: CheckReport, failOn: Severity | "none"): string {
+  const { suites, failures } = findingSuites(report.findings, failOn);
   const total = report.findings.length;
-  const failures = report.findings.filter((item) => failing(item.severity)).length;
   const summary = `  <testsuite name="summary" tests="1" failures="0" errors="0" skipped="0">\n    <testcase classname="bulwark.check" name="grade ${report.grade} score ${report.score}"/>\n  </testsuite>`;
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="bulwark check ${xmlEscape(report.target.value)}" tests="${total + 1}" failures="${failures}" errors="0" timestamp="${report.startedAt}">\n${[summary, ...suites].join("\n")}\n</testsuites>\n`;
 }

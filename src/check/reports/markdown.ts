@@ -1,11 +1,17 @@
 /** A Markdown report for pull-request comments and wikis: summary table, then findings. */
 import type { CheckReport } from "../report.js";
 
-function cell(text: string): string {
+export function cell(text: string): string {
   return text
     .replace(/\|/g, "\\|")
     .replace(/[\r\n]+/g, " ")
     .replace(/</g, "&lt;");
+}
+
+/** A findings-table row: severity, id, title, location, evidence, fix. */
+export function findingRow(item: CheckReport["findings"][number]): string {
+  const fix = item.gateway ? `${item.remediation}; Bulwark: \`${item.gateway}\`` : item.remediation;
+  return `| ${item.severity} | \`${item.id}\` | ${cell(item.title)} | \`${cell(item.location)}\` | ${cell(item.evidence)} | ${cell(fix)} |`;
 }
 
 export function renderMarkdown(report: CheckReport): string {
@@ -26,13 +32,7 @@ export function renderMarkdown(report: CheckReport): string {
       "| severity | id | title | location | evidence | fix |",
       "| --- | --- | --- | --- | --- | --- |",
     );
-    for (const item of report.findings) {
-      const fix = item.gateway ? `${item.remediation}; Bulwark: \`${item.gateway}\`` : item.remediation;
-      lines.push(
-        `| ${item.severity} | \`${item.id}\` | ${cell(item.title)} | \`${cell(item.location)}\` | ${cell(item.evidence)} | ${cell(fix)} |`,
-      );
-    }
-    lines.push("");
+    lines.push(...report.findings.map(findingRow), "");
   }
   if (report.waived.length > 0) {
     lines.push("## Waived", "", "| id | location | reason | until |", "| --- | --- | --- | --- |");

@@ -26,50 +26,67 @@ const LEVEL: Record<Severity, "error" | "warning" | "note"> = {
   info: "note",
 };
 
-function physicalLocation(item: Finding, report: CheckReport) {
-  if (report.target.type === "url") return { artifactLocation: { uri: item.location } };
+/**
+ * Where a finding is, for SARIF. `prefix`: the repository's path from the SARIF root, when one
+ * report covers several repositories (the readiness report).
+ */
+export function physicalLocation(item: Finding, type: "url" | "repo", prefix = "") {
+  if (type === "url") return { artifactLocation: { uri: item.location } };
   // path:line or path:line@commit (history findings)
   const match = /^(.*?):(\d+)(?:@([0-9a-f]+))?$/.exec(item.location);
-  const uri = (match ? match[1]! : item.location).split("\\").join("/");
+  const uri = `${prefix}${(match ? match[1]! : item.location).split("\\").join("/")}`;
   return {
     artifactLocation: { uri, uriBaseId: "%SRCROOT%" },
     ...(match ? { region: { startLine: Math.max(1, Number(match[2])) } } : {}),
   };
 }
 
-export function renderSarif(report: CheckReport): string {
-  const ids = [...new Set(report.findings.map((item) => item.id))].sort();
-  const rules = ids.map((id) => {
-    const entry = catalogEntry(id);
-    return {
-      id,
-      name: id.replace(/(^|-)([a-z])/g, (_m, _d: string, c: string) => c.toUpperCase()),
-      shortDescription: { text: entry.title },
-      fullDescription: { text: entry.rationale },
-      help: {
-        text: `${entry.remediation}${entry.gateway ? `\nBulwark gateway: ${entry.gateway}` : ""}`,
-        markdown: `**Fix:** ${entry.remediation}${entry.gateway ? `\n\n**Bulwark gateway:** \`${entry.gateway}\`` : ""}${entry.references?.length ? `\n\nReferences: ${entry.references.join(", ")}` : ""}`,
-      },
-      defaultConfiguration: { level: LEVEL[entry.severity] },
-      properties: {
-        tags: ["security", entry.category, ...(entry.cwe ? [`external/cwe/cwe-${entry.cwe}`] : [])],
-        "security-severity": SECURITY_SEVERITY[entry.severity],
-      },
-    };
-  });
-  const results = report.findings.map((item) => ({
+export function sarifRule(id: string) {
+  const entry = catalogEntry(id);
+  return {
+    id,
+    name: id.replace(/(^|-)([a-z])/g, (_m, _d: string, c: string) => c.toUpperCase()),
+    shortDescription: { text: entry.title },
+    fullDescription: { text: entry.rationale },
+    help: {
+      text: `${entry.remediation}${entry.gateway ? `\nBulwark gateway: ${entry.gateway}` : ""}`,
+      markdown: `**Fix:** ${entry.remediation}${entry.gateway ? `\n\n**Bulwark gateway:** \`${entry.gateway}\`` : ""}${entry.references?.length ? `\n\nReferences: ${entry.references.join(", ")}` : ""}`,
+    },
+    defaultConfiguration: { level: LEVEL[entry.severity] },
+    properties: {
+      tags: ["security", entry.category, ...(entry.cwe ? [`external/cwe/cwe-${entry.cwe}`] : [])],
+      "security-severity": SECURITY_SEVERITY[entry.severity],
+    },
+  };
+}
+
+export function sarifResult(
+  item: Finding,
+  ruleIndex: number,
+  location: ReturnType<typeof physicalLocation>,
+  prefix = "",
+) {
+  return {
     ruleId: item.id,
-    ruleIndex: ids.indexOf(item.id),
+    ruleIndex,
     level: LEVEL[item.severity],
     message: { text: `${item.title}: ${item.evidence}` },
-    locations: [{ physicalLocation: physicalLocation(item, report) }],
+    locations: [{ physicalLocation: location }],
     partialFingerprints: {
       "bulwarkFinding/v1": createHash("sha256")
-        .update(`${item.id}\u0000${item.location.replace(/:\d+(@|$)/, "$1")}\u0000${item.evidence}`)
+        .update(`${item.id}\u0000${prefix}${item.location.replace(/:\d+(@|$)/, "$1")}\u0000${item.evidence}`)
         .digest("hex"),
     },
     properties: { severity: item.severity, "security-severity": SECURITY_SEVERITY[item.severity] },
-  }));
+  };
+}
+
+export function renderSarif(report: CheckReport): string {
+  const ids = [...new Set(report.findings.map((item) => item.id))].sort();
+  const rules = ids.map(sarifRule);
+  const results = report.findings.map((item) =>
+    sarifResult(item, ids.indexOf(item.id), physicalLocation(item, report.target.type)),
+  );
   const sarif = {
     $schema: "https://json.schemastore.org/sarif-2.1.0.json",
     version: "2.1.0",

@@ -16,6 +16,7 @@ import { contentSmells, fileNameSmells } from "./config-smells.js";
 import { isDockerfile, scanDockerfile } from "./dockerfile.js";
 import { DEFAULT_HISTORY_LIMITS, type HistoryLimits, scanHistory } from "./git-history.js";
 import { type LockedPackage, LockfileError, lockfileReader } from "./lockfiles/lockfiles.js";
+import { type NpmAuditResult, npmBulkAdvisories } from "./npm-advisories.js";
 import { scanSecrets } from "./secrets.js";
 import { isTestPath, secretSeverityForPath } from "./test-code.js";
 import { walkRepository } from "./walk.js";
@@ -23,6 +24,8 @@ import { walkRepository } from "./walk.js";
 export interface RepoScanOptions {
   readonly root: string;
   readonly advisoriesDir?: string;
+  /** Also ask the npm registry's bulk advisory endpoint about npm packages (opt-in: it sends them). */
+  readonly npmAudit?: { readonly registry: string; readonly timeoutMs?: number };
   readonly allowListFile?: string;
   readonly history?: boolean;
   readonly historyLimits?: HistoryLimits;
@@ -152,9 +155,31 @@ export async function scanRepository(options: RepoScanOptions): Promise<RawResul
         );
       }
     }
-  } else if (lockfiles > 0) {
+  }
+  let npmAudit: NpmAuditResult | undefined;
+  if (options.npmAudit && !partial) {
+    options.onProgress?.("check repo: npm registry advisories");
+    npmAudit = await npmBulkAdvisories(
+      packages.map((entry) => entry.pkg),
+      { ...options.npmAudit, signal: options.signal },
+    );
+    warnings.push(...npmAudit.warnings);
+    const where = new Map(packages.map((entry) => [entry.pkg, entry.path]));
+    for (const { pkg, advisory, severity } of npmAudit.matches) {
+      const ghsa = /GHSA(?:-[23456789cfghjmpqrvwx]{4}){3}/.exec(advisory.url ?? "")?.[0];
+      findings.push(
+        finding("dep-vulnerable", {
+          severity,
+          title: `${pkg.name}@${pkg.version}: ${advisory.title ?? ghsa ?? `npm advisory ${advisory.id}`}`,
+          evidence: `npm ${pkg.name} ${pkg.version} — ${ghsa ?? `npm advisory ${advisory.id}`}; vulnerable ${advisory.vulnerable_versions ?? "*"} (npm registry advisory${advisory.url ? ` ${advisory.url}` : ""})`,
+          location: `${where.get(pkg)}:${pkg.line}`,
+        }),
+      );
+    }
+  }
+  if (!advisories && !npmAudit && lockfiles > 0) {
     warnings.push(
-      `${lockfiles} lockfile(s) found but no --advisories DIR given: dependencies were not checked for known vulnerabilities`,
+      `${lockfiles} lockfile(s) found but neither --advisories DIR nor --npm-audit given: dependencies were not checked for known vulnerabilities`,
     );
   }
   let commits = 0;
@@ -184,6 +209,10 @@ export async function scanRepository(options: RepoScanOptions): Promise<RawResul
       lockfiles,
       packages: packages.length,
       ...(advisories ? { advisories: advisories.count } : {}),
+      // Only when the registry answered: a refused request verifies nothing (readiness checklist).
+      ...(npmAudit && npmAudit.requests > npmAudit.warnings.length
+        ? { npmAuditPackages: npmAudit.checked }
+        : {}),
       symlinksSkipped: walked.symlinks,
       ...(options.history ? { commits } : {}),
     },

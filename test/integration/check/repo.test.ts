@@ -159,7 +159,10 @@ describe("bulwark check repo", () => {
     assert.equal(report.stats.lockfiles, 8);
     const without = await checkJson([`${FIXTURES}/repo-deps`]);
     assert.deepEqual(without.report.findings, []);
-    assert.match(without.report.warnings.join("\n"), /8 lockfile\(s\) found but no --advisories DIR given/);
+    assert.match(
+      without.report.warnings.join("\n"),
+      /8 lockfile\(s\) found but neither --advisories DIR nor --npm-audit given/,
+    );
   });
 
   it("bad input becomes warnings: binary, huge and malformed files, symlink loops, bad advisories", async () => {
@@ -252,7 +255,7 @@ describe("bulwark check repo", () => {
     assert.match(text.stderr, /^\ngrade F {2}score/);
     assert.ok(!text.stderr.includes("\u001b["), "no colour when stderr is not a TTY");
     for (const [args, message] of [
-      [["check"], /give what to check/],
+      [["check", "nonsense"], /unknown check "nonsense": expected url, repo or readiness/],
       [["check", "repo"], /give the repository directory/],
       [["check", "repo", target, "--format", "xml"], /--format expects one of/],
       [["check", "repo", target, "--fail-on", "info"], /--fail-on expects/],

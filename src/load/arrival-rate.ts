@@ -15,20 +15,30 @@
 import type { RunMetrics } from "./metrics.js";
 import type { ArrivalRateExecutor, RampingArrivalRateExecutor } from "./plan.js";
 import { arrivalSchedule, constantSchedule } from "./stages.js";
+import type { Share } from "./worker-share.js";
 
 export function runArrivalRate(
   executor: ArrivalRateExecutor | RampingArrivalRateExecutor,
   startRequest: (intendedAt: number) => Promise<void>,
   metrics: RunMetrics,
   signal: AbortSignal,
+  options: {
+    /** performance.now() of the run's start (a worker's, shared with the others); default now. */
+    readonly start?: number;
+    /** In a worker: this worker sends global iterations index, index + count, … (worker-share.ts). */
+    readonly share?: Share;
+  } = {},
 ): Promise<void> {
   return new Promise((resolve) => {
-    // dueAt(i): ms after the start when iteration i is due; Infinity when the run is over.
-    const dueAt =
+    // dueAt(i): ms after the start when this thread's iteration i is due; Infinity when the run
+    // is over.
+    const global =
       executor.kind === "constant-arrival-rate"
         ? constantSchedule(executor.rate, executor.durationMs)
         : arrivalSchedule(executor.startRate, executor.stages);
-    const start = performance.now();
+    const share = options.share;
+    const dueAt = share ? (i: number) => global(i * share.count + share.index) : global;
+    const start = options.start ?? performance.now();
     // A ring buffer of intended times: constant memory, no allocation per iteration.
     const queue = new Float64Array(Math.max(1, executor.maxQueue));
     let head = 0;

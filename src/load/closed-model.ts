@@ -6,13 +6,23 @@
  */
 import type { ConstantVusExecutor, RampingVusExecutor } from "./plan.js";
 import { valueAt } from "./stages.js";
+import { type Share, shareOf } from "./worker-share.js";
+
+/** Where a VU loop starts: the run's shared start (workers), and this worker's share of VUs. */
+export interface ClosedModelOptions {
+  /** performance.now() of the run's start; default now. */
+  readonly start?: number;
+  readonly share?: Share;
+}
 
 export async function runConstantVus(
   executor: ConstantVusExecutor,
   iterate: (startedAt: number) => Promise<void>,
   signal: AbortSignal,
+  options: ClosedModelOptions = {},
 ): Promise<void> {
-  const end = performance.now() + executor.durationMs;
+  // A worker's executor already holds its share of the VUs (worker-share.ts).
+  const end = (options.start ?? performance.now()) + executor.durationMs;
   const user = async (): Promise<void> => {
     while (!signal.aborted) {
       const now = performance.now();
@@ -33,8 +43,10 @@ export async function runRampingVus(
   iterate: (startedAt: number) => Promise<void>,
   signal: AbortSignal,
   tickMs = 25,
+  options: ClosedModelOptions = {},
 ): Promise<void> {
-  const start = performance.now();
+  const start = options.start ?? performance.now();
+  const share = options.share;
   const end = start + executor.durationMs;
   let desired = 0;
   const running = new Map<number, Promise<void>>();
@@ -49,8 +61,10 @@ export async function runRampingVus(
   const control = (): void => {
     const elapsed = performance.now() - start;
     // Round as k6 does: a VU starts when the interpolated count reaches it.
-    desired =
+    const total =
       elapsed >= executor.durationMs ? 0 : Math.floor(valueAt(executor.startVus, executor.stages, elapsed));
+    // In a worker, global VU v runs in worker v mod N: this worker's part of the total.
+    desired = share ? shareOf(total, share) : total;
     for (let index = 0; index < desired; index++) {
       if (!running.has(index)) running.set(index, user(index));
     }

@@ -14,6 +14,7 @@
  * The rule that marks a run invalid is in judgeGenerator() and docs/load.md.
  */
 import { type IntervalHistogram, monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { threadCpuMicros } from "./thread-cpu.js";
 
 /** Sampling resolution of the event-loop delay monitor. */
 const RESOLUTION_MS = 10;
@@ -37,6 +38,30 @@ export interface HealthSample {
   readonly rssBytes: number;
 }
 
+/** Whole-run figures of one thread (GeneratorHealth.finish). */
+export interface RunHealth {
+  readonly cpu: number;
+  readonly utilization: number;
+  readonly lagP99Ms: number;
+  readonly lagMaxMs: number;
+}
+
+/** Where the interval sampler gets health from: this thread, or the busiest worker thread. */
+export interface HealthSource {
+  sample(): HealthSample;
+  finish(): RunHealth;
+  /** Per-worker figures, for a run split across worker threads. */
+  workers?(): readonly WorkerHealth[];
+}
+
+/** One worker thread's whole-run health (docs/load.md, "Worker threads"). */
+export interface WorkerHealth extends RunHealth {
+  readonly worker: number;
+  /** Intervals in which this worker was bound (event loop busy ≥ 90 % or a stall ≥ 100 ms). */
+  readonly boundIntervals: number;
+  readonly valid: boolean;
+}
+
 export interface GeneratorSummary {
   readonly valid: boolean;
   /** Why the run is invalid; empty when valid. */
@@ -57,19 +82,37 @@ export interface GeneratorSummary {
   readonly droppedWhileBound: number;
   /** Generator resident memory: first and last interval, and the largest seen, bytes. */
   readonly rss: { readonly first: number; readonly last: number; readonly max: number };
+  /**
+   * Set when the run was split across worker threads: each worker's own figures. `cpu`,
+   * `eventLoop` and the timeline's `generator` are then the busiest worker's, per interval.
+   */
+  readonly workers?: readonly WorkerHealth[];
 }
 
-export class GeneratorHealth {
+export class GeneratorHealth implements HealthSource {
   readonly #interval: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   readonly #run: IntervalHistogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   #elu = performance.eventLoopUtilization();
   readonly #runElu = this.#elu;
-  #cpu = process.cpuUsage();
-  readonly #runCpu = this.#cpu;
+  /**
+   * CPU time in µs: of the whole process (the single-threaded generator, whose helper threads
+   * — GC, libuv — work for it), or of this thread alone (one of several workers).
+   */
+  readonly #cpuMicros: () => number;
+  #cpu: number;
+  readonly #runCpu: number;
   #at = performance.now();
   readonly #startedAt = this.#at;
 
-  constructor() {
+  constructor(options: { thread?: boolean } = {}) {
+    const processCpu = () => {
+      const usage = process.cpuUsage();
+      return usage.user + usage.system;
+    };
+    this.#cpuMicros =
+      options.thread && threadCpuMicros() !== undefined ? () => threadCpuMicros() ?? 0 : processCpu;
+    this.#cpu = this.#cpuMicros();
+    this.#runCpu = this.#cpu;
     this.#interval.enable();
     this.#run.enable();
   }
@@ -78,15 +121,16 @@ export class GeneratorHealth {
   sample(): HealthSample {
     const now = performance.now();
     const wallUs = Math.max(1, (now - this.#at) * 1000);
-    const cpu = process.cpuUsage(this.#cpu);
+    const cpuNow = this.#cpuMicros();
     const elu = performance.eventLoopUtilization(this.#elu);
     const lagMaxMs = lateness(this.#interval.count > 0 ? this.#interval.max : 0);
     this.#interval.reset();
     this.#elu = performance.eventLoopUtilization();
-    this.#cpu = process.cpuUsage();
+    const cpuUs = cpuNow - this.#cpu;
+    this.#cpu = cpuNow;
     this.#at = now;
     return {
-      cpu: round((cpu.user + cpu.system) / wallUs),
+      cpu: round(cpuUs / wallUs),
       utilization: round(elu.utilization),
       lagMaxMs: round(lagMaxMs),
       rssBytes: process.memoryUsage.rss(),
@@ -94,13 +138,13 @@ export class GeneratorHealth {
   }
 
   /** Run-level figures; stops the monitors. */
-  finish(): { cpu: number; utilization: number; lagP99Ms: number; lagMaxMs: number } {
+  finish(): RunHealth {
     const wallUs = Math.max(1, (performance.now() - this.#startedAt) * 1000);
-    const cpu = process.cpuUsage(this.#runCpu);
+    const cpuUs = this.#cpuMicros() - this.#runCpu;
     const elu = performance.eventLoopUtilization(this.#runElu);
     const measured = this.#run.count > 0;
     const result = {
-      cpu: round((cpu.user + cpu.system) / wallUs),
+      cpu: round(cpuUs / wallUs),
       utilization: round(elu.utilization),
       lagP99Ms: round(measured ? lateness(this.#run.percentile(99)) : 0),
       lagMaxMs: round(measured ? lateness(this.#run.max) : 0),
@@ -116,6 +160,30 @@ function lateness(ns: number): number {
   return Math.max(0, ns / 1e6 - RESOLUTION_MS);
 }
 
+/**
+ * Several worker threads' samples of one interval as one: each figure is the busiest worker's,
+ * so the interval is generator-bound when any worker was (docs/load.md, "Worker threads").
+ * Memory is the process's (shared by all threads).
+ */
+export function busiestSample(samples: readonly HealthSample[], rssBytes: number): HealthSample {
+  return {
+    cpu: Math.max(0, ...samples.map((sample) => sample.cpu)),
+    utilization: Math.max(0, ...samples.map((sample) => sample.utilization)),
+    lagMaxMs: Math.max(0, ...samples.map((sample) => sample.lagMaxMs)),
+    rssBytes,
+  };
+}
+
+/** Several worker threads' whole-run figures as one: the busiest worker's. */
+export function busiestRun(runs: readonly RunHealth[]): RunHealth {
+  return {
+    cpu: Math.max(0, ...runs.map((run) => run.cpu)),
+    utilization: Math.max(0, ...runs.map((run) => run.utilization)),
+    lagP99Ms: Math.max(0, ...runs.map((run) => run.lagP99Ms)),
+    lagMaxMs: Math.max(0, ...runs.map((run) => run.lagMaxMs)),
+  };
+}
+
 export function isBound(sample: HealthSample): boolean {
   return sample.utilization >= BOUND_UTILIZATION || sample.lagMaxMs >= BOUND_STALL_MS;
 }
@@ -128,7 +196,7 @@ export function isBound(sample: HealthSample): boolean {
  */
 export function judgeGenerator(
   samples: readonly (HealthSample & { readonly dropped: number })[],
-  run: ReturnType<GeneratorHealth["finish"]>,
+  run: RunHealth,
 ): GeneratorSummary {
   const bound = samples.filter(isBound);
   const droppedWhileBound = bound.reduce((sum, sample) => sum + sample.dropped, 0);

@@ -8,6 +8,7 @@ import { dispatchRequest } from "./dispatch.js";
 import type { Outcome } from "./metrics.js";
 import type { Extractor, Scenario, ScenarioRequest } from "./scenario.js";
 import { render, type TemplateContext } from "./template.js";
+import type { Share } from "./worker-share.js";
 
 /** Bodies kept for extraction are capped: a token never needs more, and memory stays bounded. */
 const MAX_CAPTURE_BYTES = 1024 * 1024;
@@ -20,13 +21,21 @@ export function scenarioIteration(
   timeoutMs: number,
   record: Recorder,
   signal: AbortSignal,
+  share?: Share,
 ): { iterate: (intendedAt: number) => Promise<void>; thinkAfterIteration: () => Promise<void> } {
-  let sequence = 0;
+  // Sequential rows: worker k of N reads rows k, k + N, … so the workers together walk the file
+  // in order once, as one process would, instead of each starting at row 0.
+  let sequence = share?.index ?? 0;
+  const stride = share?.count ?? 1;
   const pickRow = () => {
     const data = scenario.data;
     if (!data) return undefined;
-    const index =
-      data.mode === "random" ? Math.floor(Math.random() * data.rows.length) : sequence++ % data.rows.length;
+    let index: number;
+    if (data.mode === "random") index = Math.floor(Math.random() * data.rows.length);
+    else {
+      index = sequence % data.rows.length;
+      sequence += stride;
+    }
     return data.rows[index];
   };
   const think = async (): Promise<void> => {

@@ -2,11 +2,13 @@
  * A load run's plan: what to send, how (open or closed model), for how long, and the bars it
  * must pass. Built once from CLI input (parse at the edge); everything after receives it frozen.
  */
+import { availableParallelism } from "node:os";
 import { parseDuration } from "../config/units.js";
 import { BulwarkError } from "../errors.js";
 import { loadScenarioFile, type Scenario } from "./scenario.js";
 import type { Stage } from "./stages.js";
 import { parseThreshold, type Threshold } from "./thresholds.js";
+import { maxWorkersFor } from "./worker-share.js";
 
 export interface RequestSpec {
   /** The target URL with any user:password removed, for reports. */
@@ -106,6 +108,8 @@ export interface LoadPlan {
   readonly scenario?: Scenario;
   /** Set for --find-limit and --preset stress: `executor` is then the first step. */
   readonly findLimit?: FindLimitSpec;
+  /** Worker threads the run is split across (--workers, scenario `workers:`); 1 when absent. */
+  readonly workers?: number;
 }
 
 export interface LoadInput {
@@ -125,6 +129,8 @@ export interface LoadInput {
   readonly step?: string | undefined;
   readonly stepDuration?: string | undefined;
   readonly maxRate?: string | undefined;
+  /** --workers: a positive whole number or "auto" (one per core). */
+  readonly workers?: string | undefined;
   /** Request names thresholds may be scoped to (set internally for scenarios). */
   readonly requestNames?: readonly string[] | undefined;
 }
@@ -133,6 +139,8 @@ export const DEFAULT_CONNECTIONS = 100;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 /** Seconds of arrivals the open model may queue behind busy connections before dropping. */
 export const DEFAULT_QUEUE_SECONDS = 2;
+/** More worker threads than this is a typo, not a machine. */
+export const MAX_WORKERS = 256;
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -304,6 +312,7 @@ function buildScenarioPlan(input: LoadInput): LoadPlan {
     executor,
     thresholds,
     scenario.timeoutMs,
+    scenario.workers,
   );
   return Object.freeze({ ...plan, scenario, ...(findLimit ? { findLimit } : {}) });
 }
@@ -361,6 +370,7 @@ function finishPlan(
   executor: Executor,
   thresholds: readonly Threshold[],
   scenarioTimeoutMs?: number,
+  scenarioWorkers?: number | "auto",
 ): LoadPlan {
   let timeoutMs = scenarioTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (input.timeout !== undefined) {
@@ -377,7 +387,40 @@ function finishPlan(
         `threshold ${JSON.stringify(threshold.expression)}: no request named ${threshold.scope} (names: ${names.join(", ")})`,
       );
   }
-  return Object.freeze({ request, executor: Object.freeze(executor), timeoutMs, thresholds });
+  const workers =
+    input.workers !== undefined
+      ? resolveWorkers(input.workers, executor, "--workers")
+      : resolveWorkers(scenarioWorkers, executor, "scenario workers");
+  return Object.freeze({
+    request,
+    executor: Object.freeze(executor),
+    timeoutMs,
+    thresholds,
+    ...(workers > 1 ? { workers } : {}),
+  });
+}
+
+/**
+ * --workers (or the scenario's `workers:`; the flag wins): "auto" is one per core, capped at
+ * what the run can use; an explicit count above that is refused, since a worker with no VU or
+ * connection would do nothing while the user believes it carries load.
+ */
+function resolveWorkers(value: string | number | undefined, executor: Executor, label: string): number {
+  if (value === undefined) return 1;
+  const most = maxWorkersFor(executor);
+  if (value === "auto") return Math.max(1, Math.min(availableParallelism(), most, MAX_WORKERS));
+  const count = typeof value === "number" ? value : Number(value);
+  if ((typeof value === "string" && !/^\d+$/.test(value.trim())) || !(count >= 1))
+    usage(`${label}: expected a positive whole number or auto, got ${JSON.stringify(value)}`);
+  if (count > MAX_WORKERS) usage(`${label}: at most ${MAX_WORKERS}, got ${count}`);
+  if (count > most) {
+    const unit =
+      executor.kind === "constant-arrival-rate" || executor.kind === "ramping-arrival-rate"
+        ? "connection (--connections)"
+        : "VU";
+    usage(`${label} ${count}: each worker needs at least one ${unit}, and this run has ${most}`);
+  }
+  return count;
 }
 
 function buildRequest(input: LoadInput): RequestSpec {

@@ -37,7 +37,9 @@ export function renderReport(document: LoadSummary | LimitSummary, format: Repor
 function summaryMarkdown(summary: LoadSummary): string {
   const out: string[] = [];
   out.push(`# Load test: ${summary.target.method} ${summary.target.url}`, "");
-  out.push(`- ${describeExecutor(summary.executor)}`);
+  out.push(
+    `- ${describeExecutor(summary.executor)}${summary.workers ? `, ${summary.workers} worker threads` : ""}`,
+  );
   out.push(`- started ${summary.startedAt}, finished ${summary.finishedAt} (${seconds(summary.elapsedMs)})`);
   out.push(`- result: **${verdict(summary)}**`);
   if (summary.abortedBy)
@@ -123,8 +125,33 @@ function summaryMarkdown(summary: LoadSummary): string {
   out.push("", "## Generator health", "");
   const generator = summary.generator;
   out.push(
-    `cpu ${pct(generator.cpu.mean)} of one core (max interval ${pct(generator.cpu.max)}), event loop busy ${pct(generator.eventLoop.utilization)}, lag p99 ${generator.eventLoop.lagP99Ms} ms, max ${generator.eventLoop.lagMaxMs} ms; ${generator.boundIntervals} of ${generator.intervals} intervals generator-bound; ${generator.valid ? "valid" : "**invalid**"}`,
+    `${generator.workers ? `busiest of ${generator.workers.length} worker threads: ` : ""}cpu ${pct(generator.cpu.mean)} of one core (max interval ${pct(generator.cpu.max)}), event loop busy ${pct(generator.eventLoop.utilization)}, lag p99 ${generator.eventLoop.lagP99Ms} ms, max ${generator.eventLoop.lagMaxMs} ms; ${generator.boundIntervals} of ${generator.intervals} intervals generator-bound; ${generator.valid ? "valid" : "**invalid**"}`,
   );
+  if (generator.workers) {
+    out.push(
+      "",
+      table(
+        [
+          "worker",
+          "cpu (one core)",
+          "event loop busy",
+          "lag p99 ms",
+          "lag max ms",
+          "bound intervals",
+          "verdict",
+        ],
+        generator.workers.map((worker) => [
+          worker.worker,
+          pct(worker.cpu),
+          pct(worker.utilization),
+          worker.lagP99Ms,
+          worker.lagMaxMs,
+          worker.boundIntervals,
+          worker.valid ? "ok" : "**bottleneck**",
+        ]),
+      ),
+    );
+  }
   out.push("", "## Trends", "");
   out.push(
     table(

@@ -56,6 +56,8 @@ export interface LoadSummary {
   readonly histograms: EncodedHistograms;
   /** Set on a summary made by `bulwark load merge` from several generators' summaries. */
   readonly merged?: MergedFrom;
+  /** Worker threads the run was split across; absent for a single-threaded run. */
+  readonly workers?: number;
 }
 
 export interface MergedFrom {
@@ -153,6 +155,7 @@ export function buildSummary(plan: LoadPlan, result: RunResult): LoadSummary {
     byRequest: Object.fromEntries([...result.byName].map(([name, named]) => [name, requestSummary(named)])),
     ...(result.abortedBy ? { abortedBy: result.abortedBy } : {}),
     generator: result.sampled.generator,
+    ...(result.workers > 1 ? { workers: result.workers } : {}),
     intervalMs: result.intervalMs,
     timeline: result.sampled.timeline,
     trends: analyseTrends(result.sampled.timeline, result.memorySource !== undefined),
@@ -176,7 +179,8 @@ export function describeExecutor(executor: Executor): string {
 
 export function renderSummary(summary: LoadSummary): string {
   const lines: string[] = [];
-  const model = describeExecutor(summary.executor);
+  const threads = summary.workers ? `, ${summary.workers} worker threads` : "";
+  const model = `${describeExecutor(summary.executor)}${threads}`;
   const stopped = summary.abortedBy
     ? ` — STOPPED EARLY at ${(summary.abortedBy.atMs / 1000).toFixed(1)}s: ${summary.abortedBy.expression} failed (abortOnFail)`
     : summary.partial
@@ -242,9 +246,18 @@ export function renderSummary(summary: LoadSummary): string {
     );
   }
   const generator = summary.generator;
-  lines.push(
-    `  generator cpu ${percent(generator.cpu.mean)} of one core (max ${percent(generator.cpu.max)}), event loop busy ${percent(generator.eventLoop.utilization)}, lag p99 ${round(generator.eventLoop.lagP99Ms, 1)}ms max ${round(generator.eventLoop.lagMaxMs, 1)}ms`,
-  );
+  if (generator.workers) {
+    lines.push(`  generator ${generator.workers.length} worker threads; per worker:`);
+    for (const worker of generator.workers) {
+      lines.push(
+        `            worker ${worker.worker}: cpu ${percent(worker.cpu)} of one core, event loop busy ${percent(worker.utilization)}, lag p99 ${round(worker.lagP99Ms, 1)}ms max ${round(worker.lagMaxMs, 1)}ms, bound in ${worker.boundIntervals} intervals${worker.valid ? "" : " — BOTTLENECK"}`,
+      );
+    }
+  } else {
+    lines.push(
+      `  generator cpu ${percent(generator.cpu.mean)} of one core (max ${percent(generator.cpu.max)}), event loop busy ${percent(generator.eventLoop.utilization)}, lag p99 ${round(generator.eventLoop.lagP99Ms, 1)}ms max ${round(generator.eventLoop.lagMaxMs, 1)}ms`,
+    );
+  }
   if (!generator.valid) {
     lines.push("  INVALID   the generator, not the target, was the bottleneck:");
     for (const reason of generator.reasons) lines.push(`            - ${reason}`);

@@ -1,18 +1,17 @@
 /**
- * Runs one load plan: opens a keep-alive undici Pool to the target origin, drives the chosen
- * executor, records every request into RunMetrics, reports progress once per interval, and
- * stops early (partial result) when the signal aborts.
+ * Runs one load plan: drives the chosen executor from this thread (drive.ts) or from worker
+ * threads (workers.ts, `--workers`), records every request into RunMetrics, closes timeline
+ * intervals (thresholds, health, memory), reports progress once per interval, and stops early
+ * (partial result) when the signal aborts.
  */
-import { Pool } from "undici";
-import { runArrivalRate } from "./arrival-rate.js";
-import { runConstantVus, runRampingVus } from "./closed-model.js";
-import { scenarioIteration } from "./iteration.js";
+import type { Worker } from "node:worker_threads";
+import { drive, metricsByName } from "./drive.js";
 import { RunMetrics } from "./metrics.js";
 import type { LoadPlan } from "./plan.js";
 import { type AbortedBy, IntervalSampler, type SamplerResult } from "./sampler.js";
-import { sendOne } from "./send.js";
 import type { MemorySource } from "./target-memory.js";
 import { timelineIntervalMs } from "./timeline.js";
+import { LoadWorkers } from "./workers.js";
 
 export interface Progress {
   readonly elapsedMs: number;
@@ -43,6 +42,8 @@ export interface RunResult {
   readonly abortedBy: AbortedBy | undefined;
   /** What the target-memory readings are, when probed. */
   readonly memorySource: string | undefined;
+  /** Worker threads the run was split across (1: this thread only). */
+  readonly workers: number;
 }
 
 export interface RunOptions {
@@ -55,75 +56,41 @@ export interface RunOptions {
   readonly memory?: MemorySource | undefined;
   /** Timeline interval; default from the duration (timelineIntervalMs). */
   readonly intervalMs?: number;
+  /** Called as each worker thread is started (a split run): for embedding and tests. */
+  readonly onWorkerStart?: (worker: Worker, index: number) => void;
 }
 
 export async function runLoad(plan: LoadPlan, options: RunOptions = {}): Promise<RunResult> {
-  const { executor, request, timeoutMs } = plan;
+  const { executor } = plan;
   const metrics = new RunMetrics();
+  const byName = metricsByName(plan, metrics);
+  const abortGraceMs = options.abortGraceMs ?? 1000;
+  const count = plan.workers ?? 1;
+  // Workers are started (threads up, modules loaded) before the clock starts.
+  const workers =
+    count > 1
+      ? await LoadWorkers.start(plan, count, {
+          metrics,
+          byName,
+          abortGraceMs,
+          onWorkerStart: options.onWorkerStart,
+        })
+      : undefined;
+
   const abort = new AbortController();
   const outer = options.signal;
   const onOuterAbort = () => abort.abort();
   if (outer?.aborted) abort.abort();
   outer?.addEventListener("abort", onOuterAbort, { once: true });
 
-  const connections =
-    executor.kind === "constant-arrival-rate" || executor.kind === "ramping-arrival-rate"
-      ? executor.connections
-      : executor.kind === "constant-vus"
-        ? executor.vus
-        : Math.ceil(Math.max(executor.startVus, ...executor.stages.map((stage) => stage.target), 1));
-  const origins = plan.scenario
-    ? [...new Set(plan.scenario.requests.map((item) => item.origin))]
-    : [request.origin];
-  const pools = new Map(
-    origins.map((origin) => [
-      origin,
-      new Pool(origin, { connections, pipelining: 1, connect: { timeout: timeoutMs } }),
-    ]),
-  );
-  const pool = pools.get(request.origin) ?? pools.values().next().value!;
-  const destroyPools = () =>
-    Promise.all([...pools.values()].map((item) => item.destroy().catch(() => undefined)));
-  // A URL run has one name, "default", whose figures are the totals: the same object, so each
-  // request is recorded once.
-  const byName = new Map<string, RunMetrics>(
-    plan.scenario
-      ? plan.scenario.requests.map((item) => [item.name, new RunMetrics()])
-      : [["default", metrics]],
-  );
-
-  // After an abort's grace period the pool is destroyed; requests it fails are not the target's
-  // fault, so nothing is recorded after that point.
-  let recording = true;
-  let fire = async (intendedAt: number): Promise<void> => {
-    const sentAt = performance.now();
-    const outcome = await sendOne(pool, request, timeoutMs);
-    if (recording) metrics.record(outcome, intendedAt, sentAt, performance.now());
-  };
-  let iterateVu = fire;
-  if (plan.scenario) {
-    const scenario = scenarioIteration(
-      plan.scenario,
-      pools,
-      timeoutMs,
-      (name, outcome, intendedAt, sentAt) => {
-        if (!recording) return;
-        const doneAt = performance.now();
-        metrics.record(outcome, intendedAt, sentAt, doneAt);
-        byName.get(name)!.record(outcome, intendedAt, sentAt, doneAt);
-      },
-      abort.signal,
-    );
-    fire = scenario.iterate;
-    // In the closed model a VU thinks after each iteration too, as a k6 script ending in sleep().
-    iterateVu = async (startedAt) => {
-      await scenario.iterate(startedAt);
-      await scenario.thinkAfterIteration();
-    };
+  let start = performance.now();
+  let startedAt = new Date();
+  if (workers) {
+    const at = workers.begin();
+    start = at - performance.timeOrigin;
+    startedAt = new Date(at);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, start - performance.now())));
   }
-
-  const startedAt = new Date();
-  const start = performance.now();
   const spanMs = options.intervalMs ?? timelineIntervalMs(executor.durationMs);
   const sampler = new IntervalSampler({
     thresholds: plan.thresholds,
@@ -133,59 +100,66 @@ export async function runLoad(plan: LoadPlan, options: RunOptions = {}): Promise
     intervalMs: spanMs,
     memory: options.memory?.probe,
     onAbort: () => abort.abort(),
+    health: workers?.health,
   });
-  const spanTimer = setInterval(() => sampler.close(performance.now()), spanMs);
+  // With workers, what they recorded is collected first (a round trip to each); the interval
+  // still ends when the timer fired.
+  let closing: Promise<void> = Promise.resolve();
+  const spanTimer = setInterval(() => {
+    const now = performance.now();
+    if (!workers) sampler.close(now);
+    else closing = closing.then(() => workers.collect(true)).then(() => void sampler.close(now));
+  }, spanMs);
   const intervalMs = options.progressIntervalMs ?? 1000;
   let lastTick = start;
+  const report = (now: number) => {
+    const interval = metrics.takeInterval();
+    const health = sampler.lastHealth;
+    options.onProgress!({
+      elapsedMs: now - start,
+      durationMs: executor.durationMs,
+      rate: (interval.requests * 1000) / Math.max(1, now - lastTick),
+      p99: interval.p99,
+      errors: metrics.errors,
+      dropped: metrics.dropped,
+      ...(health
+        ? { generator: { cpu: health.cpu, utilization: health.utilization, lagMaxMs: health.lagMaxMs } }
+        : {}),
+    });
+    lastTick = now;
+  };
+  // A collection under way when the run ends reports nothing: the summary comes next.
+  let running = true;
   const progressTimer = options.onProgress
     ? setInterval(() => {
         const now = performance.now();
-        const interval = metrics.takeInterval();
-        const health = sampler.lastHealth;
-        options.onProgress!({
-          elapsedMs: now - start,
-          durationMs: executor.durationMs,
-          rate: (interval.requests * 1000) / Math.max(1, now - lastTick),
-          p99: interval.p99,
-          errors: metrics.errors,
-          dropped: metrics.dropped,
-          ...(health
-            ? { generator: { cpu: health.cpu, utilization: health.utilization, lagMaxMs: health.lagMaxMs } }
-            : {}),
-        });
-        lastTick = now;
+        if (!workers) report(now);
+        else
+          void workers.collect(false).then(() => {
+            if (running) report(now);
+          });
       }, intervalMs)
     : undefined;
 
-  let graceTimer: NodeJS.Timeout | undefined;
-  abort.signal.addEventListener(
-    "abort",
-    () => {
-      graceTimer = setTimeout(() => {
-        recording = false;
-        void destroyPools();
-      }, options.abortGraceMs ?? 1000);
-    },
-    { once: true },
-  );
-
+  let end: number;
   try {
-    if (executor.kind === "constant-arrival-rate" || executor.kind === "ramping-arrival-rate") {
-      await runArrivalRate(executor, fire, metrics, abort.signal);
-    } else if (executor.kind === "ramping-vus") {
-      await runRampingVus(executor, iterateVu, abort.signal);
-    } else {
-      await runConstantVus(executor, iterateVu, abort.signal);
-    }
+    // The run ends when the last request was recorded, not when connections or threads have
+    // been torn down.
+    end = workers
+      ? await workers.finished(abort.signal)
+      : await drive(plan, { metrics, byName, signal: abort.signal, start, abortGraceMs });
   } finally {
+    running = false;
     clearInterval(spanTimer);
     if (progressTimer) clearInterval(progressTimer);
-    if (graceTimer) clearTimeout(graceTimer);
     outer?.removeEventListener("abort", onOuterAbort);
-    recording = false;
-    await destroyPools();
+    await workers?.terminate();
   }
-  const end = performance.now();
+  // Intervals whose collection was under way when the run ended are closed before the last one;
+  // one may have closed after the last request (while the threads reported): the run then ends
+  // with it, so no interval has a negative length.
+  await closing;
+  end = Math.max(end, sampler.closedUntil);
   const sampled = await sampler.finish(end);
   return {
     metrics,
@@ -198,5 +172,6 @@ export async function runLoad(plan: LoadPlan, options: RunOptions = {}): Promise
     sampled,
     abortedBy: sampled.abortedBy,
     memorySource: options.memory?.description,
+    workers: count,
   };
 }

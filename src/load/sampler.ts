@@ -7,6 +7,7 @@ import {
   GeneratorHealth,
   type GeneratorSummary,
   type HealthSample,
+  type HealthSource,
   judgeGenerator,
 } from "./generator-health.js";
 import type { RunMetrics } from "./metrics.js";
@@ -41,7 +42,7 @@ export class IntervalSampler {
   readonly #start: number;
   readonly #memory: MemoryProbe | undefined;
   readonly #onAbort: (abortedBy: AbortedBy) => void;
-  readonly #health = new GeneratorHealth();
+  readonly #health: HealthSource;
   readonly #trackers: (WindowTracker | undefined)[];
   readonly #timeline: IntervalSample[] = [];
   readonly #pendingMemory: Promise<void>[] = [];
@@ -61,7 +62,10 @@ export class IntervalSampler {
     intervalMs: number;
     memory?: MemoryProbe | undefined;
     onAbort: (abortedBy: AbortedBy) => void;
+    /** Default: this thread (and process); a worker-thread run passes its workers' health. */
+    health?: HealthSource | undefined;
   }) {
+    this.#health = options.health ?? new GeneratorHealth();
     this.#thresholds = options.thresholds;
     this.#metrics = options.metrics;
     this.#byName = options.byName;
@@ -72,6 +76,11 @@ export class IntervalSampler {
     this.#trackers = options.thresholds.map((threshold) =>
       threshold.windowMs === undefined ? undefined : new WindowTracker(threshold, options.intervalMs),
     );
+  }
+
+  /** performance.now() at which the last closed interval ended (the start before any). */
+  get closedUntil(): number {
+    return this.#start + this.#last;
   }
 
   /** Closes the interval ending now; `final` at the end of the run (nothing left to abort). */
@@ -127,7 +136,7 @@ export class IntervalSampler {
       errors: total.errors,
       errorRate: total.requests === 0 ? null : total.errors / total.requests,
       dropped: total.dropped,
-      latency: total.histogram.summary(),
+      latency: total.latency ?? total.histogram.summary(),
       generator: health,
     };
   }
@@ -167,6 +176,7 @@ export class IntervalSampler {
       into.errors += tail.errors;
       into.dropped += tail.dropped;
       into.histogram.add(tail.histogram);
+      into.latency = undefined;
     }
     const last = this.#timeline.pop()!;
     const total = previous.get(undefined)!;
@@ -203,12 +213,14 @@ export class IntervalSampler {
     else this.close(now, true);
     const run = this.#health.finish();
     await Promise.all(this.#pendingMemory);
+    const judged = judgeGenerator(
+      this.#timeline.map((sample) => ({ ...sample.generator, dropped: sample.dropped })),
+      run,
+    );
+    const workers = this.#health.workers?.();
     return {
       timeline: this.#timeline,
-      generator: judgeGenerator(
-        this.#timeline.map((sample) => ({ ...sample.generator, dropped: sample.dropped })),
-        run,
-      ),
+      generator: workers ? { ...judged, workers } : judged,
       windowResults: this.#trackers.map((tracker) => tracker?.finish()),
       abortedBy: this.#abortedBy,
       memoryErrors: this.#memoryErrors,

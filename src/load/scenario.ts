@@ -90,6 +90,9 @@ export const scenarioSchema = z.strictObject({
   thresholds: z.array(z.string()).optional(),
   executor: executorSchema.optional(),
   timeout: duration.optional(),
+  workers: z
+    .union([positiveInt, z.literal("auto")], { error: 'expected a positive whole number or "auto"' })
+    .optional(),
 });
 
 export type Extractor =
@@ -144,6 +147,8 @@ export interface Scenario {
   readonly thresholds: readonly Threshold[];
   readonly executor: ScenarioExecutor | undefined;
   readonly timeoutMs: number | undefined;
+  /** Worker threads (docs/load.md, "Worker threads"); --workers overrides it. */
+  readonly workers: number | "auto" | undefined;
 }
 
 export function loadScenarioFile(file: string): Scenario {
@@ -349,6 +354,7 @@ export function parseScenario(text: string, options: { source: string; baseDir: 
     thresholds,
     executor: input.executor ? scenarioExecutor(input.executor) : undefined,
     timeoutMs: input.timeout === undefined ? undefined : parseDuration(input.timeout),
+    workers: input.workers,
   });
 }
 

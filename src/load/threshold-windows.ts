@@ -8,7 +8,7 @@
  * The tracker keeps only the intervals of one window (ring), so memory does not grow with the
  * run. A run shorter than one window is evaluated as one (partial) window.
  */
-import { LatencyHistogram } from "./histogram.js";
+import { LatencyHistogram, type LatencySummary } from "./histogram.js";
 import { compare, measure, type Threshold, type ThresholdResult } from "./thresholds.js";
 
 /** One closed timeline interval of one scope (all requests, or one request name). */
@@ -19,6 +19,12 @@ export interface Span {
   errors: number;
   dropped: number;
   readonly histogram: LatencyHistogram;
+  /**
+   * The histogram's percentiles, read before it was packed (metrics.ts takeSpan): reading them
+   * from the packed copy walks its whole packed array once per percentile. Cleared when the
+   * histogram changes.
+   */
+  latency?: LatencySummary | undefined;
 }
 
 interface Worst {

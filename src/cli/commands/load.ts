@@ -42,6 +42,8 @@ Sends load to one URL and measures it (docs/load.md).
   --step N             with --find-limit: rate added per step (default: the --rate)
   --step-duration D    with --find-limit: length of each step (default 10s)
   --max-rate N         with --find-limit: last step (default: 50 steps)
+  --workers N|auto     split the run across N worker threads (auto: one per core), each with
+                       its share of the rate or VUs and of --connections (default 1)
   --connections N      with --rate: most requests in flight (default 100)
   --max-queue N        with --rate: iterations that may wait for a free connection before new
                        ones are dropped (default 2 s of arrivals)
@@ -84,6 +86,7 @@ const FLAGS = {
   vus: { type: "string" },
   duration: { type: "string" },
   connections: { type: "string" },
+  workers: { type: "string" },
   "max-queue": { type: "string" },
   timeout: { type: "string" },
   method: { type: "string" },
@@ -135,6 +138,7 @@ export const loadCommand: Command = {
       step: values.step,
       stepDuration: values["step-duration"],
       maxRate: values["max-rate"],
+      workers: values.workers,
     });
 
     const memory = memorySource({ targetPid: values["target-pid"], promMetric: values["prom-metric"] });

@@ -163,14 +163,18 @@ test("a weighted mix hits two endpoints in the weighted proportion, metrics per 
   reset();
   const file = scenarioFile(
     "mix.yaml",
-    `target: ${base}\nrequests:\n  - { name: heavy, path: /heavy }\n  - { name: light, path: /light }\nmix: { heavy: 3, light: 1 }\nexecutor: { type: constant-arrival-rate, rate: 400, duration: 1s }\n`,
+    `target: ${base}\nrequests:\n  - { name: heavy, path: /heavy }\n  - { name: light, path: /light }\nmix: { heavy: 3, light: 1 }\nexecutor: { type: constant-arrival-rate, rate: 400, duration: 1s, maxQueue: 10000 }\n`,
   );
   const summary = await run(file);
   const heavy = seen.paths.get("/heavy") ?? 0;
   const light = seen.paths.get("/light") ?? 0;
-  assert.ok(heavy + light > 300, `only ${heavy + light} requests`);
+  // The schedule is exact (400 iterations); a generator starved by other work on the machine
+  // may still hold some in its queue when the second ends (dropped), never lose them.
+  assert.equal(heavy + light + summary.dropped, 400);
+  assert.ok(heavy + light >= 150, `only ${heavy + light} requests`);
+  // ±0.12 is more than 3 standard deviations of the share at 150 picks.
   const share = heavy / (heavy + light);
-  assert.ok(Math.abs(share - 0.75) <= 0.1, `heavy share ${share}`);
+  assert.ok(Math.abs(share - 0.75) <= 0.12, `heavy share ${share}`);
   assert.equal(summary.byRequest.heavy!.requests, heavy);
   assert.equal(summary.byRequest.light!.requests, light);
   assert.equal(typeof summary.byRequest.heavy!.latency.p99, "number");

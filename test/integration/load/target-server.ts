@@ -12,14 +12,25 @@ export interface TargetServer {
   readonly url: string;
   /** Requests received so far. */
   count(): number;
+  /** Requests received per path (with query), since the start or the last clearPaths(). */
+  readonly paths: Map<string, number>;
+  /** Most requests in progress at once so far (VU counts show here); resets it to the current. */
+  takeMaxInFlight(): number;
   close(): Promise<void>;
 }
 
 export async function startTarget(): Promise<TargetServer> {
   let received = 0;
   let stallCount = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const paths = new Map<string, number>();
   const server: Server = createServer((req, res) => {
     received++;
+    paths.set(req.url ?? "/", (paths.get(req.url ?? "/") ?? 0) + 1);
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.on("close", () => inFlight--);
     const path = (req.url ?? "/").split("?")[0]!;
     req.resume();
     const answer = (delay: number, status = 200) => {
@@ -42,6 +53,12 @@ export async function startTarget(): Promise<TargetServer> {
   return {
     url: `http://127.0.0.1:${port}`,
     count: () => received,
+    paths,
+    takeMaxInFlight: () => {
+      const most = maxInFlight;
+      maxInFlight = inFlight;
+      return most;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { GeneratorHealth, judgeGenerator } from "../../../src/load/generator-health.js";
+import {
+  busiestRun,
+  busiestSample,
+  GeneratorHealth,
+  isBound,
+  judgeGenerator,
+} from "../../../src/load/generator-health.js";
 import { formatProgress } from "../../../src/load/progress.js";
+import { threadCpuMicros } from "../../../src/load/thread-cpu.js";
 
 const calm = { cpu: 0.1, utilization: 0.1, lagMaxMs: 2, rssBytes: 50e6, dropped: 0 };
 const run = { cpu: 0.1, utilization: 0.1, lagP99Ms: 1, lagMaxMs: 2 };
@@ -74,4 +81,30 @@ test("the progress line carries the generator's cpu, loop utilization and lag", 
     generator: { cpu: 0.31, utilization: 0.283, lagMaxMs: 3.2 },
   });
   assert.equal(line, "12s/60s  rate 500.0/s  p99 9.8ms  errors 0  dropped 0  cpu 31% loop 28% lag 3ms");
+});
+
+test("with worker threads, one bound worker makes the interval and the run bound", () => {
+  const busy = { cpu: 0.97, utilization: 0.95, lagMaxMs: 30, rssBytes: 50e6 };
+  const merged = busiestSample([calm, busy, calm], 80e6);
+  assert.deepEqual(merged, { cpu: 0.97, utilization: 0.95, lagMaxMs: 30, rssBytes: 80e6 });
+  assert.equal(isBound(merged), true);
+  // One worker saturated its core over the run: invalid, although the others were calm.
+  const worst = busiestRun([run, { cpu: 0.95, utilization: 0.93, lagP99Ms: 4, lagMaxMs: 40 }]);
+  assert.equal(worst.utilization, 0.93);
+  const summary = judgeGenerator(Array(10).fill({ ...merged, dropped: 0 }), worst);
+  assert.equal(summary.valid, false);
+  assert.match(summary.reasons.join("\n"), /bottleneck in 10 of 10 intervals/);
+  assert.match(summary.reasons.join("\n"), /one core saturated/);
+});
+
+test("a thread's own CPU time is read from /proc/thread-self and grows with work", () => {
+  const before = threadCpuMicros();
+  assert.ok(before !== undefined, "Linux /proc/thread-self/stat should be readable");
+  const until = performance.now() + 120;
+  let spin = 0;
+  while (performance.now() < until) spin++;
+  const after = threadCpuMicros()!;
+  // 120 ms of spinning, counted in 10 ms clock ticks; a busy machine may deschedule us.
+  assert.ok(after - before >= 10_000, `thread cpu grew by ${after - before} µs after ${spin} spins`);
+  assert.ok(after - before <= 2_000_000);
 });

@@ -6,16 +6,30 @@
  * (per client address and per account). A 2xx on a sign-in route resets the account's count.
  * Counting happens off the request path; the check is one lookup (memory) or one round trip
  * (Redis) per key.
+ *
+ * The account comes from Basic authentication, a header, a query parameter, or the body: a form
+ * field or a JSON Pointer. For the body, this stage reads it first (request-body.ts: bounded,
+ * these routes only, the same bytes forwarded afterwards); a body it cannot read — too large,
+ * another content type, not parsable — names no account, and the request counts per client
+ * address only.
  */
 import type { AuditTrail } from "../../audit/trail.js";
 import type { Logger } from "../../observability/logger.js";
 import type { GatewayMetrics } from "../../observability/metrics.js";
+import { accountsInForm, accountsInJson } from "../../security/brute-force/body-account.js";
+import { compileJsonPointer } from "../../security/brute-force/json-pointer.js";
 import { type LockoutStore, MemoryLockoutStore } from "../../security/brute-force/lockout.js";
 import { RedisLockoutStore } from "../../security/brute-force/redis-lockout-store.js";
-import type { BruteForceConfig, LoginEndpointConfig } from "../../security/brute-force/schema.js";
+import {
+  type BruteForceConfig,
+  DEFAULT_BODY_READ_LIMIT,
+  type LoginEndpointConfig,
+} from "../../security/brute-force/schema.js";
 import { ipKey, keyValue } from "../../security/rate-limit/keys.js";
 import type { RequestContext } from "../context.js";
+import { type BodyRead, bodyFormat, bodyText, readRequestBody, unreadBodyReply } from "../request-body.js";
 import type { Reply, StageFactory } from "../stage.js";
+import { requestHasBody } from "../upstream/proxy.js";
 
 /** What the stage shares across routes and reloads; made once per gateway. */
 export interface LockoutServices {
@@ -38,15 +52,52 @@ function basicUser(header: string | undefined): string | undefined {
   return colon > 0 ? decoded.slice(0, colon) : undefined;
 }
 
-function accountOf(ctx: RequestContext, login: Exclude<LoginEndpointConfig, boolean>): string | undefined {
+type LoginConfig = Exclude<LoginEndpointConfig, boolean>;
+
+/** Where a sign-in body names the account, compiled from `loginEndpoint.account`. */
+interface BodyAccountSource {
+  readonly form: string | undefined;
+  readonly json: readonly string[] | undefined;
+  readonly limit: number;
+}
+
+function bodySourceOf(login: LoginConfig | null): BodyAccountSource | undefined {
+  const source = login?.account;
+  if (source === undefined || (source.form === undefined && source.json === undefined)) return undefined;
+  return {
+    form: source.form,
+    json: source.json === undefined ? undefined : compileJsonPointer(source.json),
+    limit: login?.bodyReadLimit ?? DEFAULT_BODY_READ_LIMIT,
+  };
+}
+
+/** The account named outside the body (Basic user, header, query); undefined for body sources. */
+function headAccountOf(ctx: RequestContext, login: LoginConfig): string | undefined {
   const source = login.account;
   if (source === undefined) return basicUser(ctx.req.headers.authorization);
-  if ("header" in source) {
+  if (source.header !== undefined) {
     const value = ctx.req.headers[source.header.toLowerCase()];
     return typeof value === "string" && value !== "" ? value : undefined;
   }
-  const value = new URLSearchParams(ctx.query.slice(1)).get(source.query);
-  return value === null || value === "" ? undefined : value;
+  if (source.query !== undefined) {
+    const value = new URLSearchParams(ctx.query.slice(1)).get(source.query);
+    return value === null || value === "" ? undefined : value;
+  }
+  return undefined;
+}
+
+/** Account names in a body that was read; none for other content types or unparsable bodies. */
+function bodyAccountsOf(format: "form" | "json", read: BodyRead, source: BodyAccountSource): string[] {
+  if (read.kind !== "read") return [];
+  const text = bodyText(read.body);
+  if (text === undefined) return [];
+  if (format === "form") return source.form === undefined ? [] : accountsInForm(text, source.form);
+  return source.json === undefined ? [] : accountsInJson(text, source.json);
+}
+
+/** Distinct account keys (names that differ only in case or spaces are one account). */
+function accountKeys(names: readonly string[]): string[] {
+  return [...new Set(names.map(accountKey))];
 }
 
 export const bruteForceStage: StageFactory = (route, services) => {
@@ -54,12 +105,11 @@ export const bruteForceStage: StageFactory = (route, services) => {
   const login = route.loginEndpoint;
   if (!lockouts || (!login && !route.auth)) return null;
   const { store, maxCredentialFailures } = lockouts;
+  const bodySource = bodySourceOf(login);
+  const bodyIdle = services.config.server.timeouts.bodyIdle;
+  const log = services.log;
   // Sign-in failures (ip:, a:) and refused credentials (cred:) are counted apart: a client
   // retrying an expired token is not guessing passwords, and gets a higher threshold.
-  const keysOf = new WeakMap<
-    RequestContext,
-    { ip: string; credential: string; account: string | undefined }
-  >();
 
   const locked = (milliseconds: number): Reply | undefined =>
     milliseconds > 0
@@ -84,22 +134,55 @@ export const bruteForceStage: StageFactory = (route, services) => {
     });
   }
 
+  function check(
+    ctx: RequestContext,
+    accounts: readonly string[],
+  ): Reply | undefined | Promise<Reply | undefined> {
+    const client = keyValue(ipKey(ctx.clientIp, 64));
+    const ip = `ip:${client}`;
+    const credential = `cred:${client}`;
+    ctx.lockoutKeys = { ip, credential, accounts };
+    const checked = login ? [ip, ...accounts] : [];
+    if (route.auth) checked.push(credential);
+    const lockedFor = store.lockedFor(checked);
+    return lockedFor instanceof Promise ? lockedFor.then(locked) : locked(lockedFor);
+  }
+
+  /** A sign-in whose body names no account counts per address only; say why, for operators. */
+  function unnamed(ctx: RequestContext, reason: string): Reply | undefined | Promise<Reply | undefined> {
+    log?.debug(
+      { requestId: ctx.requestId, route: route.name, reason },
+      "sign-in body names no account; failures count per client address only",
+    );
+    return check(ctx, []);
+  }
+
   return {
     name: "brute-force",
     onRequest: function checkLockout(ctx) {
-      const client = keyValue(ipKey(ctx.clientIp, 64));
-      const ip = `ip:${client}`;
-      const credential = `cred:${client}`;
-      const name = login ? accountOf(ctx, login) : undefined;
-      const account = name === undefined ? undefined : accountKey(name);
-      keysOf.set(ctx, { ip, credential, account });
-      const checked = login ? (account ? [ip, account] : [ip]) : [];
-      if (route.auth) checked.push(credential);
-      const lockedFor = store.lockedFor(checked);
-      return lockedFor instanceof Promise ? lockedFor.then(locked) : locked(lockedFor);
+      if (!login) return check(ctx, []);
+      if (bodySource === undefined) {
+        const name = headAccountOf(ctx, login);
+        return check(ctx, name === undefined ? [] : [accountKey(name)]);
+      }
+      // Only a body of a format the route names the account in is read; any other is not
+      // touched and streams to the upstream as on every route.
+      const format = bodyFormat(ctx.req);
+      if (format === undefined || (format === "form" ? !bodySource.form : !bodySource.json)) {
+        return requestHasBody(ctx.req) ? unnamed(ctx, "content type") : check(ctx, []);
+      }
+      const read = readRequestBody(ctx, bodySource.limit, bodyIdle);
+      const judge = (result: BodyRead) => {
+        const unread = unreadBodyReply(ctx, result);
+        if (unread) return unread;
+        if (result.kind !== "read") return unnamed(ctx, "body over bodyReadLimit");
+        const accounts = accountKeys(bodyAccountsOf(format, result, bodySource));
+        return accounts.length > 0 ? check(ctx, accounts) : unnamed(ctx, `no account in the ${format} body`);
+      };
+      return read instanceof Promise ? read.then(judge) : judge(read);
     },
     onResponse: function countFailures(ctx, head) {
-      const keys = keysOf.get(ctx);
+      const keys = ctx.lockoutKeys;
       if (!keys || (head.fromGateway && head.status === 429)) return;
       if (head.fromGateway) {
         // The gateway refused the credentials (authn): count against the client address.
@@ -110,9 +193,11 @@ export const bruteForceStage: StageFactory = (route, services) => {
       }
       if (!login) return;
       if (head.status === 401 || head.status === 403) {
-        record(ctx, keys.account ? [keys.ip, keys.account] : [keys.ip], keys.account ? "account" : "ip");
-      } else if (head.status >= 200 && head.status < 300 && keys.account) {
-        void store.succeed([keys.account]);
+        record(ctx, [keys.ip, ...keys.accounts], keys.accounts.length > 0 ? "account" : "ip");
+      } else if (head.status >= 200 && head.status < 300 && keys.accounts.length === 1) {
+        // Only an unambiguous sign-in resets: with a repeated form field, a success for the
+        // attacker's own account must not reset the count of the account it is guessing.
+        void store.succeed(keys.accounts);
       }
     },
   };

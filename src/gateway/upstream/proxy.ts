@@ -8,6 +8,7 @@ import type { Dispatcher } from "undici";
 import { type ErrorCode, isBulwarkError } from "../../errors.js";
 import type { RequestContext } from "../context.js";
 import { runResponseStages, type StageChain } from "../pipeline.js";
+import { forwardPreReadBody } from "../request-body.js";
 import { rewritePath } from "../request-target.js";
 import type { ResponseHead } from "../stage.js";
 import { BodyGuard } from "./body-guard.js";
@@ -199,8 +200,12 @@ export function proxyRequest(
   let body: BodyGuard | undefined;
   if (requestHasBody(req)) {
     body = new BodyGuard(route.limits.maxBodySize, bodyIdleMs);
-    req.pipe(body);
-    req.once("error", (error) => body!.destroy(error));
+    // A stage read the start of the body (request-body.ts): those bytes go first, then the rest.
+    if (ctx.preReadBody) forwardPreReadBody(req, ctx.preReadBody, body);
+    else {
+      req.pipe(body);
+      req.once("error", (error) => body!.destroy(error));
+    }
   }
 
   const handler = new ProxyHandler(ctx, chain, body, (outcome) => {

@@ -3,7 +3,7 @@
  * the per-route `loginEndpoint` (referenced from src/config/schema.ts).
  */
 import { z } from "zod";
-import { duration } from "../../config/units.js";
+import { duration, size } from "../../config/units.js";
 
 const headerName = z
   .string()
@@ -53,17 +53,52 @@ export const bruteForceSchema = z
   .prefault({})
   .describe("brute-force protection: failed authentications per client address and per account");
 
+/** Default of `loginEndpoint.bodyReadLimit`: a sign-in form or JSON document is far smaller. */
+export const DEFAULT_BODY_READ_LIMIT = 64 * 1024;
+const MAX_BODY_READ_LIMIT = 1024 * 1024;
+
+// RFC 6901 §3: "" (the whole document) or "/"-prefixed reference tokens, "~" only as ~0 or ~1.
+const jsonPointer = z.string().regex(/^(?:\/(?:[^~/]|~[01])*)*$/, {
+  message: 'expected a JSON Pointer (RFC 6901) such as "/user/email" ("~" only as ~0 or ~1)',
+});
+
+// One object with every source as an optional key (not a union of one-key objects), so a wrong
+// value gets an error at its own key rather than a list of union alternatives.
+const accountSource = z
+  .strictObject({
+    header: headerName.optional().describe("request header naming the account"),
+    query: z.string().min(1).optional().describe("query parameter naming the account"),
+    form: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("field naming the account in an application/x-www-form-urlencoded body"),
+    json: jsonPointer
+      .optional()
+      .describe('JSON Pointer (RFC 6901) to the account in an application/json body, e.g. "/user/email"'),
+  })
+  .refine(
+    (source) => {
+      const body = source.form !== undefined || source.json !== undefined;
+      return [source.header !== undefined, source.query !== undefined, body].filter(Boolean).length === 1;
+    },
+    { message: 'name one source: "header", "query", or the body ("form", "json" or both)' },
+  );
+
 export const loginEndpointSchema = z
   .union([
     z.boolean(),
     z.strictObject({
-      account: z
-        .union([
-          z.strictObject({ header: headerName.describe("request header naming the account") }),
-          z.strictObject({ query: z.string().min(1).describe("query parameter naming the account") }),
-        ])
+      account: accountSource
         .optional()
         .describe("where the account name is read (default: the Basic authentication user name)"),
+      bodyReadLimit: size(
+        "largest body read to find a form or JSON account (default 64kb, at most 1mb, never above limits.maxBodySize); a larger body is forwarded unread and counts per client address only",
+      )
+        .refine((bytes) => bytes >= 1 && bytes <= MAX_BODY_READ_LIMIT, {
+          message: "expected a size from 1b to 1mb",
+        })
+        .optional(),
     }),
   ])
   .describe(

@@ -97,13 +97,41 @@ describe("csrf", () => {
   });
 
   test("a cross-site Origin is refused even with the right token; a trusted origin passes", async () => {
-    for (const origin of ["https://evil.example", "null", `${stack.url()}.evil.example`]) {
+    for (const origin of ["https://evil.example", `${stack.url()}.evil.example`]) {
       const result = await post({ cookie, origin, "x-csrf-token": token });
       assert.equal(result.status, 403, origin);
       assert.equal(result.code, "csrf_origin_rejected");
     }
+    // "null" (a sandboxed or data: document elsewhere) is judged by Sec-Fetch-Site, then the token.
+    for (const site of ["cross-site", "same-site"]) {
+      const result = await post({ cookie, origin: "null", "sec-fetch-site": site, "x-csrf-token": token });
+      assert.equal(result.status, 403, site);
+      assert.equal(result.code, "csrf_origin_rejected");
+    }
+    assert.equal(
+      (await post({ cookie, origin: "null", "sec-fetch-site": "cross-site" })).code,
+      "csrf_origin_rejected",
+    );
+    assert.equal((await post({ cookie, origin: "null" })).code, "csrf_token_missing");
     const trusted = await post({ cookie, origin: "https://admin.example.test", "x-csrf-token": token });
     assert.equal(trusted.status, 200);
+  });
+
+  test("Origin: null from the site's own page (a form under Referrer-Policy: no-referrer) passes with the token", async () => {
+    const result = await post({
+      cookie,
+      origin: "null",
+      "sec-fetch-site": "same-origin",
+      "x-csrf-token": token,
+    });
+    assert.equal(result.status, 200);
+    const forged = await post({
+      cookie,
+      origin: "null",
+      "sec-fetch-site": "same-origin",
+      "x-csrf-token": "x",
+    });
+    assert.equal(forged.code, "csrf_token_invalid");
   });
 
   test("Sec-Fetch-Site cross-site or same-site (without Origin) is refused", async () => {

@@ -67,6 +67,7 @@ export const ErrorCodes = {
   audit_unavailable: { status: 503, title: "audit trail unavailable", exit: ExitCode.Runtime },
   audit_key_invalid: { status: 500, title: "audit key unusable", exit: ExitCode.UsageOrConfig },
   audit_store_failed: { status: 500, title: "audit store failed", exit: ExitCode.Runtime },
+  audit_prune_busy: { status: 409, title: "audit prune already running", exit: ExitCode.Runtime },
 
   // API keys (docs/security-model.md#api-keys)
   api_key_store_unavailable: { status: 503, title: "api key store unavailable", exit: ExitCode.Runtime },
@@ -84,9 +85,15 @@ export const ErrorCodes = {
   backup_db_unreachable: { status: 500, title: "database unreachable", exit: ExitCode.Runtime },
   backup_failed: { status: 500, title: "backup failed", exit: ExitCode.Runtime },
   backup_repo_full: { status: 500, title: "backup repository full", exit: ExitCode.Runtime },
+  backup_repo_unreachable: { status: 500, title: "backup repository unreachable", exit: ExitCode.Runtime },
+  backup_repo_denied: { status: 500, title: "backup repository access denied", exit: ExitCode.Runtime },
+  backup_repo_missing: { status: 500, title: "backup repository bucket missing", exit: ExitCode.Runtime },
   backup_interrupted: { status: 500, title: "backup interrupted", exit: ExitCode.Interrupted },
   restore_target_not_empty: { status: 500, title: "restore target not empty", exit: ExitCode.Failed },
   restore_failed: { status: 500, title: "restore failed", exit: ExitCode.Runtime },
+
+  // load generator (docs/load.md)
+  load_worker_failed: { status: 500, title: "load worker failed", exit: ExitCode.Runtime },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -17,11 +17,13 @@ export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 /**
  * Actions the gateway records; `admin.*` is open-ended (admin.keys.create, admin.reload …).
  * `auth.rejected`: a session credential (cookie) refused; tokens and API keys have their own.
+ * `auth.backchannel_logout`: the provider ended a user's sessions (OpenID Connect Back-Channel Logout).
  */
 export const AUDIT_ACTIONS = [
   "auth.signin",
   "auth.signout",
   "auth.rejected",
+  "auth.backchannel_logout",
   "token.accepted",
   "token.rejected",
   "apikey.accepted",

@@ -14,6 +14,7 @@ import { constants, open } from "node:fs/promises";
 import { join } from "node:path";
 import pg from "pg";
 import type { Logger } from "pino";
+import { isProcessAlive } from "../file-lock.js";
 import { AppendFile } from "./append-file.js";
 import { spoolName, writerPid } from "./layout.js";
 import { type ChainRecord, type CheckpointRecord, type PruneRecord, recordLine } from "./record.js";
@@ -104,15 +105,6 @@ export async function insertLines(
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 // Most bytes of spool read per shipping step.
 const SHIP_READ_BYTES = 1024 * 1024;
 
@@ -173,7 +165,7 @@ export class PostgresSink implements AuditSink {
       .filter((name) => /^spool-.+\.jsonl$/.test(name) && name !== spoolName(writer))
       .filter((name) => {
         const pid = writerPid(name.slice("spool-".length, -".jsonl".length));
-        return pid !== undefined && pid !== process.pid && !isAlive(pid);
+        return pid !== undefined && pid !== process.pid && !isProcessAlive(pid);
       })
       .map((name) => join(config.spoolDir, name));
     if (this.orphans.length > 0) this.armRetry(0);

@@ -7,10 +7,18 @@
  *
  * The prune record is written and fsynced before anything is deleted, so a crash in between
  * leaves a prune record and the records it describes, which still verifies.
+ *
+ * Two prunes never run on one store at once (a timer's `bulwark audit prune` and a gateway's own
+ * retention pass, or the gateways of several hosts sharing PostgreSQL): a directory is pruned
+ * under its `.prune.lock` file, a table under a PostgreSQL advisory lock. A prune that finds the
+ * lock taken fails with `audit_prune_busy` (the CLI waits a little first).
  */
 import { readFileSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
+import { BulwarkError } from "../errors.js";
+import { withFileLock } from "../file-lock.js";
 import { AppendFile, fsyncDirectory } from "./append-file.js";
 import { listDirectory, PRUNE_FILE } from "./layout.js";
 import { auditTables, insertLines } from "./postgres-store.js";
@@ -39,11 +47,62 @@ function parseRecords(path: string): ChainRecord[] {
   return records;
 }
 
-export async function pruneDirectory(
+export interface PruneOptions {
+  readonly dryRun?: boolean;
+  readonly now?: Date;
+  /** How long to wait for another prune of the same store to finish, in milliseconds. */
+  readonly lockTimeout?: number;
+}
+
+const LOCK_FILE = ".prune.lock";
+
+/** The signed record of what a prune removes from a chain: up to and including `last`. */
+function pruneRecord(
+  writer: string,
+  last: ChainRecord,
+  records: number,
+  segments: readonly string[],
+  cutoff: Date,
+  key: SigningKey,
+  options: PruneOptions,
+): PruneRecord {
+  return signRecord<PruneRecord>(
+    {
+      v: 1,
+      kind: "prune",
+      writer,
+      seq: last.seq + 1,
+      prev: last.hash,
+      records,
+      olderThan: cutoff.toISOString(),
+      segments: [...segments],
+      time: (options.now ?? new Date()).toISOString(),
+    },
+    key,
+  );
+}
+
+export function pruneDirectory(
   dir: string,
   cutoff: Date,
   key: SigningKey,
-  options: { dryRun?: boolean; now?: Date } = {},
+  options: PruneOptions = {},
+): Promise<PruneResult[]> {
+  // A dry run changes nothing, so it needs no lock (and works on a read-only copy).
+  if (options.dryRun) return pruneDirectoryLocked(dir, cutoff, key, options);
+  const lock = {
+    timeout: options.lockTimeout ?? 0,
+    subject: `audit directory ${dir}`,
+    code: "audit_prune_busy",
+  } as const;
+  return withFileLock(join(dir, LOCK_FILE), lock, () => pruneDirectoryLocked(dir, cutoff, key, options));
+}
+
+async function pruneDirectoryLocked(
+  dir: string,
+  cutoff: Date,
+  key: SigningKey,
+  options: PruneOptions,
 ): Promise<PruneResult[]> {
   const results: PruneResult[] = [];
   const prunes: { record: PruneRecord; paths: string[] }[] = [];
@@ -62,20 +121,7 @@ export async function pruneDirectory(
       last = records[records.length - 1];
     }
     if (!last) continue;
-    const record = signRecord<PruneRecord>(
-      {
-        v: 1,
-        kind: "prune",
-        writer,
-        seq: last.seq + 1,
-        prev: last.hash,
-        records: count,
-        olderThan: cutoff.toISOString(),
-        segments: removed,
-        time: (options.now ?? new Date()).toISOString(),
-      },
-      key,
-    );
+    const record = pruneRecord(writer, last, count, removed, cutoff, key, options);
     prunes.push({ record, paths: removed.map((name) => join(dir, name)) });
     results.push({ writer, records: count, segments: removed, keptFrom: last.seq + 1 });
   }
@@ -97,12 +143,28 @@ export async function prunePostgres(
   table: string,
   cutoff: Date,
   key: SigningKey,
-  options: { dryRun?: boolean; now?: Date } = {},
+  options: PruneOptions = {},
 ): Promise<PruneResult[]> {
   const tables = auditTables(table);
   const results: PruneResult[] = [];
   await client.query("begin");
   try {
+    // One prune per table at a time, whichever host runs it; released with the transaction.
+    const deadline = Date.now() + (options.lockTimeout ?? 0);
+    for (;;) {
+      const locked = await client.query<{ locked: boolean }>(
+        "select pg_try_advisory_xact_lock(hashtext($1)) as locked",
+        [`bulwark-audit-prune:${tables.records}`],
+      );
+      if (locked.rows[0]?.locked) break;
+      if (Date.now() >= deadline) {
+        throw new BulwarkError(
+          "audit_prune_busy",
+          `another prune of ${tables.records} is running; try again later`,
+        );
+      }
+      await sleep(200);
+    }
     const writers = await client.query<{ writer: string; first: string }>(
       `select writer, min(seq) as first from ${tables.records} group by writer order by writer`,
     );
@@ -121,20 +183,7 @@ export async function prunePostgres(
       if (!lastLine) continue;
       const last = JSON.parse(lastLine) as ChainRecord;
       const count = last.seq - Number(first) + 1;
-      const record = signRecord<PruneRecord>(
-        {
-          v: 1,
-          kind: "prune",
-          writer,
-          seq: last.seq + 1,
-          prev: last.hash,
-          records: count,
-          olderThan: cutoff.toISOString(),
-          segments: [],
-          time: (options.now ?? new Date()).toISOString(),
-        },
-        key,
-      );
+      const record = pruneRecord(writer, last, count, [], cutoff, key, options);
       results.push({ writer, records: count, segments: [], keptFrom: last.seq + 1 });
       if (options.dryRun) continue;
       await insertLines(client, tables, [], [record]);

@@ -81,6 +81,21 @@ export const auditSchema = z
       .min(1)
       .default(10_000)
       .describe("records held in memory while the store is slow; beyond, records are counted as dropped"),
+    retention: z
+      .strictObject({
+        maxAge: duration(
+          "records older than this are removed (whole segments or rows from the start of each chain), with a signed prune record",
+        ).refine((ms) => ms >= 3_600_000, {
+          message: 'expected at least "1h"; retention is in days, e.g. "90d"',
+        }),
+        every: duration("how often the gateway looks for records to prune")
+          .refine((ms) => ms >= 60_000, { message: 'expected at least "1m"' })
+          .default(3_600_000),
+      })
+      .optional()
+      .describe(
+        "automatic retention by age, run by the gateway (the primary process); the same as `bulwark audit prune --older-than`",
+      ),
     writerPrefix: z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,48}$/, { message: "expected letters, digits, _ . or -" })

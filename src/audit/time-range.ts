@@ -5,12 +5,8 @@
 import { parseDuration } from "../config/units.js";
 import { BulwarkError } from "../errors.js";
 
-const DAYS = /^(\d+)d$/;
-
-/** An age in milliseconds: the config durations ("90m", "12h") plus whole days ("90d"). */
+/** An age in milliseconds: a config duration ("90m", "12h", "90d"). */
 export function parseAge(text: string): number | undefined {
-  const days = DAYS.exec(text.trim());
-  if (days) return Number(days[1]) * 86_400_000;
   return parseDuration(text);
 }
 

@@ -6,6 +6,8 @@
  */
 import { z } from "zod";
 import { auditSchema, routeAuditSchema } from "../audit/schema.js";
+import { backupSectionSchema } from "../backup/config-schema.js";
+import { readinessSchema } from "../check/readiness/schema.js";
 import { apiKeyAuthSchema, apiKeysSchema } from "../security/api-keys/schema.js";
 import { authorizeSchema } from "../security/authorization/schema.js";
 import { bruteForceSchema, loginEndpointSchema } from "../security/brute-force/schema.js";
@@ -301,6 +303,8 @@ export const configSchema = z
       .describe("named upstream groups"),
     routes: z.array(routeSchema).min(1).describe("routes, matched by host and path prefix"),
     audit: auditSchema.optional(),
+    backup: backupSectionSchema.optional(),
+    readiness: readinessSchema.optional(),
     defaults: z
       .strictObject(policyFields)
       .prefault({})

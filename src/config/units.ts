@@ -1,12 +1,12 @@
 /**
- * Durations ("250ms", "30s", "5m", "1h") and sizes ("512b", "16kb", "1mb", "1gb") as config
+ * Durations ("250ms", "30s", "5m", "1h", "90d") and sizes ("512b", "16kb", "1mb", "1gb") as config
  * accepts them. Plain numbers are milliseconds and bytes. Binary multiples (1kb = 1024 bytes),
  * as nginx's `client_max_body_size` reads them.
  */
 import { z } from "zod";
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
-const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
+const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const SIZE = /^(\d+(?:\.\d+)?)(b|kb|mb|gb)$/i;
 const SIZE_BYTES = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 } as const;
 
@@ -23,6 +23,7 @@ export function parseSize(text: string): number | undefined {
 }
 
 export function formatDuration(ms: number): string {
+  if (ms % 86_400_000 === 0 && ms > 0) return `${ms / 86_400_000}d`;
   if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
@@ -45,7 +46,9 @@ export function duration(description: string) {
   return z
     .union([
       z.number().int().nonnegative(),
-      z.string().regex(DURATION, { message: 'expected a duration such as "500ms", "30s", "5m" or "1h"' }),
+      z
+        .string()
+        .regex(DURATION, { message: 'expected a duration such as "500ms", "30s", "5m", "1h" or "7d"' }),
     ])
     .transform((value) => (typeof value === "number" ? value : parseDuration(value)!))
     .describe(description);

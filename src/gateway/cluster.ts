@@ -7,9 +7,11 @@
  * results, in-flight counts. Metrics are summed across workers on /metrics; /ready is true only
  * when every worker is ready.
  */
+
 import cluster, { type Worker } from "node:cluster";
 import { AggregatorRegistry } from "prom-client";
 import { AdminServer } from "../admin/admin-server.js";
+import { startAuditRetention } from "../audit/retention.js";
 import { loadConfigFile } from "../config/load.js";
 import type { ResolvedConfig } from "../config/resolve.js";
 import { watchConfigFile } from "../config/watch.js";
@@ -183,6 +185,8 @@ export async function runCluster(config: ResolvedConfig, options: ClusterOptions
           (message) => logger.warn({}, message),
         )
       : undefined;
+  // Retention runs once per gateway, here, not in every worker (src/audit/retention.ts).
+  const retention = config.audit && startAuditRetention(config.audit, { log: logger });
   for (let index = 0; index < count; index++) fork();
   logger.info(
     { workers: count, version: VERSION, admin: admin ? `${config.admin.host}:${admin.port}` : undefined },
@@ -206,6 +210,7 @@ export async function runCluster(config: ResolvedConfig, options: ClusterOptions
       }
       stopping = true;
       watch?.close();
+      void retention?.stop();
       logger.info({ signal }, "signal received; draining workers");
       for (const worker of Object.values(cluster.workers ?? {}))
         worker?.send({ type: "bulwark:shutdown" } satisfies ToWorker);
@@ -235,6 +240,7 @@ async function runWorker(config: ResolvedConfig, options: ClusterOptions): Promi
     config: { ...config, admin: { ...config.admin, enabled: false } },
     ...(options.configFile ? { configFile: options.configFile } : {}),
     watchConfig: false,
+    auditRetention: false,
   });
   // Constructing one installs prom-client's worker-side listener that answers the primary.
   new AggregatorRegistry();

@@ -4,6 +4,7 @@
  * and `bulwark demo` run, and what integration tests start in-process.
  */
 import { AdminServer } from "../admin/admin-server.js";
+import { type AuditRetention, startAuditRetention } from "../audit/retention.js";
 import { loadConfigFile } from "../config/load.js";
 import type { ResolvedConfig } from "../config/resolve.js";
 import { type ConfigWatch, watchConfigFile } from "../config/watch.js";
@@ -22,6 +23,11 @@ export interface InstanceOptions {
   /** Where logs go (default: stdout, batched). */
   readonly loggers?: Loggers;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Run `audit.retention` in this process (default true). Workers of a cluster pass false: their
+   * primary runs it once for all of them.
+   */
+  readonly auditRetention?: boolean;
 }
 
 export interface ReloadResult {
@@ -36,6 +42,7 @@ export class GatewayInstance {
   readonly logger: Logger;
   private admin: AdminServer | undefined;
   private watch: ConfigWatch | undefined;
+  private retention: AuditRetention | undefined;
   private readonly startedAt = Date.now();
   private loadedAt = new Date();
   private reloading: Promise<ReloadResult> | undefined;
@@ -94,6 +101,9 @@ export class GatewayInstance {
         () => void this.reload("file change"),
         (message) => this.logger.warn({}, message),
       );
+    if (config.audit && this.options.auditRetention !== false) {
+      this.retention = startAuditRetention(config.audit, { log: this.logger });
+    }
     this.logger.info(
       { version: VERSION, admin: this.admin ? `${config.admin.host}:${this.admin.port}` : undefined },
       "bulwark started",
@@ -139,6 +149,7 @@ export class GatewayInstance {
   /** Graceful stop (see Gateway.shutdown); the admin listener closes last so /ready reports draining. */
   async stop(graceMs?: number): Promise<void> {
     this.watch?.close();
+    await this.retention?.stop();
     this.logger.info({}, "draining");
     await this.gateway.shutdown(graceMs);
     await this.admin?.close();

@@ -912,6 +912,10 @@ function contextFor(
     bytesIn: 0,
     authMethod: null,
     identity: null,
+    // Set here, not only when a stage pre-reads a body, so every context has the same shape.
+    preReadBody: undefined,
+    rateLimitDecisions: null,
+    lockoutKeys: null,
   };
 }
 

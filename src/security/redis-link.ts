@@ -12,6 +12,8 @@ export interface RedisLinkOptions {
   readonly url: string;
   /** Longest wait for one command, and for the first connection, in milliseconds. */
   readonly timeout: number;
+  /** Send the commands of one event-loop turn in one write (default true). */
+  readonly autoPipelining?: boolean;
   /** Scripts to define on the client (ioredis defineCommand): name → definition. */
   readonly commands?: Readonly<Record<string, { readonly numberOfKeys?: number; readonly lua: string }>>;
   /** Called on every failed operation. */
@@ -32,7 +34,7 @@ export class RedisLink<C extends Redis = Redis> {
     const client = new Redis(this.options.url, {
       // Commands issued in the same tick (concurrent requests) go out in one write and come back
       // in one read, instead of a round trip each.
-      enableAutoPipelining: true,
+      enableAutoPipelining: this.options.autoPipelining ?? true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       commandTimeout: this.options.timeout,

@@ -225,6 +225,8 @@ export interface SignInStackOptions {
   readonly config?: Record<string, unknown>;
   /** Serve HTTPS (HTTP/2 and HTTP/1.1) with a fresh self-signed certificate for 127.0.0.1. */
   readonly tls?: boolean;
+  /** Register gateway 0's back-channel logout endpoint at the provider (and turn it on). */
+  readonly backchannelLogout?: boolean;
 }
 
 /**
@@ -243,6 +245,9 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
       redirectUris: redirects,
       postLogoutRedirectUris: ports.map((port) => `${scheme}://127.0.0.1:${port}/public/signed-out`),
       ...(options.accessTokenTtl === undefined ? {} : { accessTokenTtl: options.accessTokenTtl }),
+      ...(options.backchannelLogout
+        ? { backchannelLogoutUri: `${scheme}://127.0.0.1:${ports[0]}/.bulwark/auth/backchannel-logout` }
+        : {}),
     },
   });
   const upstream = await startUpstream();
@@ -285,6 +290,7 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
                     clientSecret: "${file:client-secret}",
                     redirectUrl: redirects[index],
                     postLogoutRedirectUrl: `${scheme}://127.0.0.1:${port}/public/signed-out`,
+                    ...(options.backchannelLogout ? { backchannelLogout: true } : {}),
                     ...options.session,
                   },
                   identityHeaders: { "X-User": "sub", "X-Roles": "roles" },

@@ -25,6 +25,8 @@ export interface BrowserClientOptions {
   readonly postLogoutRedirectUris?: string[];
   /** Access token lifetime in seconds (short, to exercise refresh); default 3600. */
   readonly accessTokenTtl?: number;
+  /** Registered as backchannel_logout_uri (with backchannel_logout_session_required). */
+  readonly backchannelLogoutUri?: string;
 }
 
 export const BROWSER_CLIENT_ID = "bulwark-browser";
@@ -42,6 +44,12 @@ export interface TestOidcProvider {
   publicJwks(): JWK[];
   /** Signs a token with the provider's current key for `alg`; defaults fill iss, sub, iat, exp. */
   sign(claims: JWTPayload, options?: { alg?: SigningAlg; header?: Record<string, unknown> }): Promise<string>;
+  /**
+   * The provider's own back-channel logout of the browser client: it signs a logout token (with
+   * `sid` when given) and POSTs it to the client's backchannel_logout_uri, as it does when a user
+   * signs out at the provider. Rejects unless the client answers 200.
+   */
+  backchannelLogout(sub: string, sid: string): Promise<void>;
   /** Replaces the key set with a new one and restarts the provider on the same port. */
   rotate(): Promise<void>;
   /** Takes the provider down (connections refused) until start(). */
@@ -78,6 +86,7 @@ export async function startOidcProvider(
   let server: Server | null = null;
   let port = 0;
   let issuer = "";
+  let current: InstanceType<typeof Provider> | undefined;
 
   const listen = async () => {
     const http = createServer();
@@ -102,6 +111,12 @@ export async function startOidcProvider(
                 client_secret: BROWSER_CLIENT_SECRET,
                 redirect_uris: browser.redirectUris,
                 post_logout_redirect_uris: browser.postLogoutRedirectUris ?? [],
+                ...(browser.backchannelLogoutUri
+                  ? {
+                      backchannel_logout_uri: browser.backchannelLogoutUri,
+                      backchannel_logout_session_required: true,
+                    }
+                  : {}),
                 grant_types: ["authorization_code", "refresh_token"],
                 response_types: ["code" as const],
               },
@@ -109,6 +124,14 @@ export async function startOidcProvider(
           : []),
       ],
       cookies: { keys: ["bulwark-test-cookie-key"] },
+      // ID tokens carry `sid`, and clients may register a backchannel_logout_uri.
+      features: { backchannelLogout: { enabled: true } },
+      // oidc-provider refuses to call special-use addresses (SSRF protection); these tests' clients
+      // live on loopback, so the provider's outgoing requests (logout tokens) go out without it.
+      fetch: (url: string | URL | Request, init?: RequestInit) => {
+        const { dispatcher: _ssrfGuard, ...rest } = (init ?? {}) as RequestInit & { dispatcher?: unknown };
+        return globalThis.fetch(url, rest);
+      },
       // The devInteractions login form accepts any login; these are the claims an account gets.
       findAccount: (_ctx, sub) => ({
         accountId: sub,
@@ -154,6 +177,7 @@ export async function startOidcProvider(
       if (ctx.oidc.params?.grant_type === "refresh_token") refreshGrants++;
     });
     http.on("request", provider.callback());
+    current = provider;
     server = http;
   };
 
@@ -185,6 +209,13 @@ export async function startOidcProvider(
       return new SignJWT({ iss: issuer, aud: audience, sub: "user-1", iat: now, exp: now + 300, ...claims })
         .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: "JWT", ...signOptions.header })
         .sign(key.privateKey);
+    },
+    async backchannelLogout(sub, sid) {
+      const client = await current!.Client.find(BROWSER_CLIENT_ID);
+      if (!client) throw new Error("the provider has no browser client");
+      await (
+        client as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> }
+      ).backchannelLogout(sub, sid);
     },
     async rotate() {
       keys = await generateSigningKeys();

@@ -406,9 +406,9 @@ async function prune(argv: readonly string[]): Promise<number> {
   const cutoff = new Date(Date.now() - age);
   const dryRun = values["dry-run"] === true;
   const results: PruneResult[] = where.dir
-    ? await pruneDirectory(where.dir, cutoff, key, { dryRun })
+    ? await pruneDirectory(where.dir, cutoff, key, { dryRun, lockTimeout: 10_000 })
     : await onPostgres(where.postgres!, table, (client) =>
-        prunePostgres(client, table, cutoff, key, { dryRun }),
+        prunePostgres(client, table, cutoff, key, { dryRun, lockTimeout: 10_000 }),
       );
   for (const result of results) {
     say(

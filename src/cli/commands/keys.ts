@@ -317,10 +317,9 @@ function splitScopes(text: string): string[] {
   return scopes;
 }
 
-/** Durations as config takes them ("30m", "12h"), plus days ("90d") for key lifetimes. */
+/** Durations as config takes them ("30m", "12h", "90d"), or 0 where allowed. */
 function lifetimeFlag(flag: string, text: string, zeroAllowed: boolean): number {
-  const days = /^(\d+)d$/.exec(text.trim());
-  const ms = days ? Number(days[1]) * 86_400_000 : text.trim() === "0" ? 0 : parseDuration(text);
+  const ms = text.trim() === "0" ? 0 : parseDuration(text);
   if (ms === undefined || !Number.isFinite(ms) || (ms === 0 && !zeroAllowed)) {
     throw usage(
       `--${flag} expects a duration such as 90d, 12h or 30m${zeroAllowed ? " (or 0)" : ""} (got ${JSON.stringify(text.slice(0, 40))})`,

@@ -31,12 +31,19 @@ export interface AuthEndpoints {
   readonly callback: string;
   readonly signIn: string;
   readonly signOut: string;
+  /** OpenID Connect Back-Channel Logout (POST from the provider). */
+  readonly backchannelLogout: string;
 }
 
 export function authEndpoints(session: SessionAuthConfig): AuthEndpoints {
   const callback = new URL(session.redirectUrl).pathname;
   const base = callback.slice(0, callback.lastIndexOf("/") + 1);
-  return { callback, signIn: `${base}signin`, signOut: `${base}signout` };
+  return {
+    callback,
+    signIn: `${base}signin`,
+    signOut: `${base}signout`,
+    backchannelLogout: `${base}backchannel-logout`,
+  };
 }
 
 /** A top-level navigation of a browser, as opposed to fetch/XHR or a non-browser client. */

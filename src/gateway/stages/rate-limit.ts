@@ -77,7 +77,6 @@ export const rateLimitStage: StageFactory = (route, services) => {
   type Rule = (typeof rules)[number];
   const params = rules.map((rule) => rule.params);
   const policyHeader = rules.map((rule) => rule.policy).join(", ");
-  const decided = new WeakMap<RequestContext, readonly GcraDecision[]>();
 
   const keyOf = (rule: Rule, ctx: RequestContext): string => {
     let key = rule.prefix;
@@ -92,7 +91,7 @@ export const rateLimitStage: StageFactory = (route, services) => {
   };
 
   const conclude = (ctx: RequestContext, decisions: readonly GcraDecision[]): Reply | undefined => {
-    decided.set(ctx, decisions);
+    ctx.rateLimitDecisions = decisions;
     let deny = false;
     decisions.forEach((decision, index) => {
       if (decision.allowed) return;
@@ -133,7 +132,7 @@ export const rateLimitStage: StageFactory = (route, services) => {
         : conclude(ctx, results);
     },
     onResponse: function rateLimitHeaders(ctx, head) {
-      const decisions = decided.get(ctx);
+      const decisions = ctx.rateLimitDecisions;
       if (!decisions) return;
       let retryAfter = 0;
       const state = decisions.map((decision, index) => {

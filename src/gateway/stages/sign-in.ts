@@ -13,6 +13,14 @@ import type { AuditTrail } from "../../audit/trail.js";
 import { type ErrorCode, ErrorCodes } from "../../errors.js";
 import { checkCsrf, sameToken } from "../../security/csrf.js";
 import type { KeyLog } from "../../security/jwt/jwks-cache.js";
+import {
+  indexesToEnd,
+  LogoutTokenRefused,
+  logoutIndexKeys,
+  REPLAY_WINDOW_MS,
+  replayKey,
+  verifyLogoutToken,
+} from "../../security/sessions/backchannel-logout.js";
 import { readCookie, serializeCookie, withoutCookies } from "../../security/sessions/cookies.js";
 import { ProviderRefused, ProviderUnavailable, type TokenSet } from "../../security/sessions/oidc-client.js";
 import { safeReturnPath } from "../../security/sessions/return-to.js";
@@ -32,7 +40,9 @@ import {
   SIGN_IN_COOKIE,
   sessionLookups,
 } from "../credentials/session.js";
+import { bodyFormat, readRequestBody, unreadBodyReply } from "../request-body.js";
 import type { Reply, Stage, StageFactory } from "../stage.js";
+import { csrfTokenFromBody } from "./csrf.js";
 
 const GATEWAY_COOKIE_SET = new Set(GATEWAY_COOKIES);
 // Refresh a little before the access token expires, so a request never carries a stale session.
@@ -67,6 +77,9 @@ function problem(code: ErrorCode, detail: string): Reply {
   return { status: ErrorCodes[code].status, problem: { code, detail } };
 }
 
+// A logout token is a few hundred bytes to a few kilobytes; its form body is read whole.
+const LOGOUT_BODY_LIMIT = 16 * 1024;
+
 const STORE_DOWN = "sessions cannot be checked right now; try again shortly";
 const PROVIDER_DOWN = "the identity provider cannot be reached; try again shortly";
 
@@ -83,7 +96,14 @@ export const signInStage: StageFactory = (route, services) => {
       },
     };
   }
-  return sessionRouteStage(route.name, session, shared, services.log, services.audit);
+  return sessionRouteStage(
+    route.name,
+    session,
+    shared,
+    services.log,
+    services.audit,
+    services.config.server.timeouts.bodyIdle,
+  );
 };
 
 function sessionRouteStage(
@@ -92,6 +112,7 @@ function sessionRouteStage(
   shared: SessionServices,
   log: KeyLog | undefined,
   audit: AuditTrail | undefined,
+  bodyIdleMs: number,
 ): Stage {
   const { sessions, signer, timeouts } = shared;
   const endpoints = authEndpoints(session);
@@ -108,6 +129,8 @@ function sessionRouteStage(
     [redirectUrl.origin, ...session.csrf.trustedOrigins].map((o) => o.toLowerCase()),
   );
   const csrfHeader = session.csrf.header.toLowerCase();
+  // Fetched now, so the first logout token does not wait for the provider's keys.
+  const logoutKeys = session.backchannelLogout ? shared.keysFor(session.issuer) : undefined;
   const sessionMaxAge = Math.floor(timeouts.absolute / 1000);
   // Cookies to send with the answer of a request (sign-in, sign-out, a dead session to clear).
   const outgoing = new WeakMap<RequestContext, string[]>();
@@ -304,7 +327,11 @@ function sessionRouteStage(
       // A new id at every sign-in, and the old session gone: no session fixation.
       const previous = signer.verify(SESSION_COOKIE, readCookie(ctx.req.headers.cookie, SESSION_COOKIE));
       if (previous !== undefined) await sessions.destroy(previous);
-      const id = await sessions.create(record, timeouts);
+      const id = await sessions.create(
+        record,
+        timeouts,
+        session.backchannelLogout ? logoutIndexKeys(session.issuer, record.subject, record.claims) : [],
+      );
       setCookies(
         ctx,
         serializeCookie(SESSION_COOKIE, signer.sign(SESSION_COOKIE, id), {
@@ -348,14 +375,21 @@ function sessionRouteStage(
         );
       }
     } else if (active) {
-      const verdict = checkCsrf({
+      const input = {
         method: ctx.method,
         origin: headers.origin as string | undefined,
         secFetchSite,
         token: headers[csrfHeader] as string | undefined,
         expectedToken: active.record.csrfToken,
         allowedOrigins,
-      });
+      };
+      let verdict = checkCsrf(input);
+      // A classic "Sign out" form sends the token as a form field (as the csrf stage accepts).
+      if (!verdict.ok && verdict.code === "csrf_token_missing" && input.token === undefined) {
+        const fromBody = await csrfTokenFromBody(ctx, session.csrf, bodyIdleMs);
+        if (fromBody !== undefined && "unread" in fromBody) return fromBody.unread;
+        if (fromBody !== undefined) verdict = checkCsrf({ ...input, token: fromBody.token });
+      }
       if (!verdict.ok) {
         debug(ctx, verdict.reason, "sign-out refused (csrf)");
         return problem(verdict.code, "sign-out needs the csrf token of the session");
@@ -385,10 +419,81 @@ function sessionRouteStage(
     return redirect(session.afterSignOut);
   }
 
+  /**
+   * OpenID Connect Back-Channel Logout (§2.5–2.8): the provider POSTs `logout_token` as a form;
+   * a valid token ends the sessions it names and gets 200, anything else 400 (the provider does
+   * not retry, so every refusal is logged at warn level with its reason).
+   */
+  async function backchannelLogout(ctx: RequestContext): Promise<Reply> {
+    const refuse = (reason: string, status = 400): Reply => {
+      log?.warn({ requestId: ctx.requestId, route: routeName, reason }, "back-channel logout refused");
+      audit?.record({
+        ...requestEvent(ctx, status),
+        action: "auth.backchannel_logout",
+        outcome: status >= 500 ? "error" : "failure",
+        reason: status >= 500 ? "session_store_unavailable" : "logout_token_invalid",
+      });
+      return status >= 500
+        ? problem("session_store_unavailable", STORE_DOWN)
+        : {
+            status,
+            headers: { "cache-control": "no-store" },
+            problem: { code: "bad_request", detail: reason },
+          };
+    };
+    if (bodyFormat(ctx.req) !== "form") {
+      return refuse("expected an application/x-www-form-urlencoded body with logout_token");
+    }
+    const read = await readRequestBody(ctx, LOGOUT_BODY_LIMIT, bodyIdleMs);
+    const unread = unreadBodyReply(ctx, read);
+    if (unread) return unread;
+    if (read.kind !== "read") return refuse(`the body is larger than ${LOGOUT_BODY_LIMIT} bytes`);
+    const token = new URLSearchParams(read.body.toString("utf8")).get("logout_token");
+    if (!token) return refuse("the body has no logout_token");
+    let verified: Awaited<ReturnType<typeof verifyLogoutToken>>;
+    try {
+      if (!logoutKeys!.loaded) await logoutKeys!.refresh();
+      verified = await verifyLogoutToken(token, {
+        issuer: session.issuer,
+        clientId: session.clientId,
+        keys: logoutKeys!,
+      });
+    } catch (error) {
+      if (error instanceof LogoutTokenRefused) return refuse(error.reason);
+      throw error;
+    }
+    let ended: number;
+    try {
+      if (!(await sessions.firstUse(replayKey(session.issuer, verified.jti), REPLAY_WINDOW_MS))) {
+        return refuse("this logout token was already used (jti seen before)");
+      }
+      ended = await sessions.endIndexed(indexesToEnd(session.issuer, verified));
+    } catch (error) {
+      if (error instanceof SessionStoreUnavailable) return refuse("the session store is unavailable", 503);
+      throw error;
+    }
+    log?.info(
+      { requestId: ctx.requestId, route: routeName, sessions: ended, by: verified.sid ? "sid" : "sub" },
+      "back-channel logout ended sessions",
+    );
+    audit?.record({
+      ...requestEvent(ctx, 200),
+      action: "auth.backchannel_logout",
+      outcome: "success",
+      subject: verified.sub ?? null,
+      reason: null,
+    });
+    return { status: 200, headers: { "cache-control": "no-store" } };
+  }
+
   return {
     name: "sign-in",
     onRequest: function signInOrLoad(ctx: RequestContext): undefined | Reply | Promise<undefined | Reply> {
       const path = ctx.path;
+      if (path === endpoints.backchannelLogout && session.backchannelLogout) {
+        if (ctx.method !== "POST") return problem("method_not_allowed", "use POST");
+        return backchannelLogout(ctx);
+      }
       if (path === endpoints.signIn || path === endpoints.callback || path === endpoints.signOut) {
         const isSignOut = path === endpoints.signOut;
         if (ctx.method !== "GET" && !(isSignOut && ctx.method === "POST")) {

@@ -5,7 +5,7 @@
  *     { "format": "bulwark-api-keys", "version": 1,
  *       "keys": [ { "id": "…", "name": "…", "hash": "…", "scopes": [], "createdAt": "ISO-8601", … } ] }
  *
- * Writes hold a lock file (file-lock.ts), re-read the file, change it and replace it atomically
+ * Writes hold a lock file (src/file-lock.ts), re-read the file, change it and replace it atomically
  * (temp file + fsync + rename + directory fsync), so racing CLI invocations never lose a key and
  * a crash never leaves half a file. Readers watch the directory (editors and `rename` replace the
  * inode) and poll its stat as a fallback, since fs.watch misses events on some filesystems
@@ -16,7 +16,7 @@ import { dirname } from "node:path";
 import { type ConfigWatch, watchConfigFile } from "../../config/watch.js";
 import { writeFileDurable } from "../../durable-file.js";
 import { BulwarkError } from "../../errors.js";
-import { withFileLock } from "./file-lock.js";
+import { withFileLock } from "../../file-lock.js";
 import { type ApiKeyRecord, storedRecordSchema } from "./record.js";
 import type { ApiKeyStore } from "./store.js";
 
@@ -195,7 +195,12 @@ export class FileStore implements ApiKeyStore {
     } catch (error) {
       throw this.unreadable(error);
     }
-    return withFileLock(`${path}.lock`, { timeout: this.options.lockTimeout ?? 10_000 }, () => {
+    const lock = {
+      timeout: this.options.lockTimeout ?? 10_000,
+      subject: "api key store (file)",
+      code: "api_key_store_unavailable",
+    } as const;
+    return withFileLock(`${path}.lock`, lock, () => {
       // Under the lock, always from disk: another process may have written since our snapshot,
       // and whoever watches must hear about that write too.
       const seen = this.signature;

@@ -81,7 +81,7 @@ export const rateLimitStoreSchema = z
           .boolean()
           .default(false)
           .describe(
-            "one script call per rule, each on one key (for Redis Cluster behind a cluster-aware proxy); default: one call per request for all of a route's rules",
+            "one script call per rule and request, each on one key (for Redis Cluster behind a cluster-aware proxy); default: one call for all the rules of the requests of one event-loop turn",
           ),
       })
       .describe("shared store"),

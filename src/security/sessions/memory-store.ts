@@ -1,8 +1,9 @@
 /**
- * The embedded session store: a map in the gateway process, bounded by `maxEntries`. Entries are
- * kept in insertion order; inserting into a full map first drops expired entries among the 16
- * oldest, and if none has expired evicts the oldest entry (its owner has to sign in again), so a
- * flood of sign-in attempts costs bounded memory. Per process: with several workers or
+ * The embedded session store: a map in the gateway process, bounded by `maxEntries` (sessions,
+ * pending sign-ins and back-channel logout indexes together). Entries are kept in insertion order;
+ * inserting into a full store first drops expired entries among the 16 oldest, and if none has
+ * expired evicts the oldest entry (its owner has to sign in again), so a flood of sign-in attempts
+ * costs bounded memory. Per process: with several workers or
  * instances, use the Redis store, or a browser is signed in on one worker only.
  */
 import type { SessionStore, StoredValue } from "./store.js";
@@ -14,17 +15,25 @@ interface Entry {
   expiresAt: number;
 }
 
+interface Index {
+  readonly members: Set<string>;
+  expiresAt: number;
+}
+
 export class MemorySessionStore implements SessionStore {
   readonly kind = "memory";
   private readonly entries = new Map<string, Entry>();
+  // Indexes (back-channel logout) count against maxEntries too, and are evicted the same way.
+  private readonly indexes = new Map<string, Index>();
 
   constructor(
     private readonly maxEntries = DEFAULT_MAX_SESSIONS,
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Entries held: sessions, pending sign-ins and back-channel logout indexes. */
   get size(): number {
-    return this.entries.size;
+    return this.entries.size + this.indexes.size;
   }
 
   private live(key: string): Entry | undefined {
@@ -44,7 +53,7 @@ export class MemorySessionStore implements SessionStore {
 
   async set(key: string, value: string, ttlMs: number): Promise<void> {
     this.entries.delete(key);
-    if (this.entries.size >= this.maxEntries) this.makeRoom();
+    if (this.entries.size + this.indexes.size >= this.maxEntries) this.makeRoom();
     this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
   }
 
@@ -63,24 +72,53 @@ export class MemorySessionStore implements SessionStore {
     return entry?.value;
   }
 
+  async addToIndex(key: string, member: string, ttlMs: number): Promise<void> {
+    let index = this.indexes.get(key);
+    if (index === undefined || index.expiresAt <= this.now()) {
+      this.indexes.delete(key);
+      if (this.entries.size + this.indexes.size >= this.maxEntries) this.makeRoom();
+      index = { members: new Set(), expiresAt: 0 };
+      this.indexes.set(key, index);
+    }
+    index.members.add(member);
+    index.expiresAt = this.now() + ttlMs;
+  }
+
+  async deleteIndexed(key: string): Promise<number> {
+    const index = this.indexes.get(key);
+    this.indexes.delete(key);
+    if (index === undefined || index.expiresAt <= this.now()) return 0;
+    let deleted = 0;
+    for (const member of index.members) {
+      if (this.live(member)) deleted++;
+      this.entries.delete(member);
+    }
+    return deleted;
+  }
+
   async close(): Promise<void> {
     this.entries.clear();
+    this.indexes.clear();
   }
 
   private makeRoom(): void {
     const now = this.now();
-    let looked = 0;
     let dropped = false;
-    for (const [key, entry] of this.entries) {
-      if (looked++ >= 16) break;
-      if (entry.expiresAt <= now) {
-        this.entries.delete(key);
-        dropped = true;
+    for (const map of [this.entries, this.indexes] as Map<string, { expiresAt: number }>[]) {
+      let looked = 0;
+      for (const [key, entry] of map) {
+        if (looked++ >= 16) break;
+        if (entry.expiresAt <= now) {
+          map.delete(key);
+          dropped = true;
+        }
       }
     }
-    if (!dropped) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
+    if (dropped) return;
+    // The oldest session goes (its owner signs in again), unless indexes outnumber sessions more
+    // than they can while in use (two per session at most): then an index of evicted sessions.
+    const oldest = this.indexes.size >= 2 * this.entries.size ? this.indexes : this.entries;
+    const key = oldest.keys().next();
+    if (!key.done) oldest.delete(key.value);
   }
 }

@@ -77,6 +77,28 @@ export class RedisSessionStore implements SessionStore {
     return this.run(async (client) => (await client.getdel(this.key(key))) ?? undefined);
   }
 
+  addToIndex(key: string, member: string, ttlMs: number): Promise<void> {
+    return this.run(async (client) => {
+      // Every session of an index lives as long at most (the absolute timeout), so the newest
+      // addition's time to live covers the others.
+      await client
+        .multi()
+        .sadd(this.key(key), member)
+        .pexpire(this.key(key), Math.max(1, Math.ceil(ttlMs)))
+        .exec();
+    });
+  }
+
+  deleteIndexed(key: string): Promise<number> {
+    return this.run(async (client) => {
+      const members = await client.smembers(this.key(key));
+      const deleted =
+        members.length === 0 ? 0 : await client.del(...members.map((member) => this.key(member)));
+      await client.del(this.key(key));
+      return deleted;
+    });
+  }
+
   close(): Promise<void> {
     return this.link.close();
   }

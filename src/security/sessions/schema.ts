@@ -4,7 +4,7 @@
  * `server.sessions` (signing secret, timeouts, store).
  */
 import { z } from "zod";
-import { duration } from "../../config/units.js";
+import { duration, size } from "../../config/units.js";
 import { DEFAULT_MAX_SESSIONS } from "./memory-store.js";
 
 /** Where the gateway answers sign-in, callback and sign-out: `<base>/.bulwark/auth/<endpoint>`. */
@@ -46,6 +46,18 @@ export const csrfSchema = z
       .array(origin)
       .default([])
       .describe("other origins allowed to send unsafe requests (the redirectUrl's origin always is)"),
+    formField: z
+      .string()
+      .min(1)
+      .default("_csrf")
+      .describe(
+        "form field (application/x-www-form-urlencoded or multipart/form-data) that carries the token when the header is absent (classic HTML forms); it stays in the body sent upstream",
+      ),
+    bodyReadLimit: size(
+      "most body bytes read to find the token field (at most 1mb, never above limits.maxBodySize): a larger urlencoded form is not read, a multipart form is read this far, so its token field must come before large files",
+    )
+      .refine((bytes) => bytes >= 1 && bytes <= 1024 * 1024, { message: "expected a size from 1b to 1mb" })
+      .default(64 * 1024),
   })
   .describe(
     "CSRF protection of unsafe methods (POST, PUT, PATCH, DELETE …) on session-authenticated requests",
@@ -86,6 +98,12 @@ export const sessionAuthSchema = z
       .optional()
       .describe(
         "where the provider sends the browser after RP-initiated logout (registered at the provider)",
+      ),
+    backchannelLogout: z
+      .boolean()
+      .default(false)
+      .describe(
+        "answer OpenID Connect Back-Channel Logout at …/.bulwark/auth/backchannel-logout (register it at the provider as backchannel_logout_uri): a signed logout token ends the user's sessions here",
       ),
     afterSignOut: z
       .string()

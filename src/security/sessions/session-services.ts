@@ -3,7 +3,7 @@
  * timeouts and the OpenID clients (whose discovery is kept). Made once per gateway process from
  * `server.sessions`; a reload cannot change it (server settings need a restart).
  */
-import type { KeyLog } from "../jwt/jwks-cache.js";
+import { JwksCache, type KeyLog } from "../jwt/jwks-cache.js";
 import { CookieSigner } from "./cookie-signature.js";
 import { MemorySessionStore } from "./memory-store.js";
 import { OidcClient, type OidcClientSettings } from "./oidc-client.js";
@@ -12,6 +12,8 @@ import type { SessionSettings } from "./schema.js";
 import type { SessionRecord } from "./session-record.js";
 import { Sessions, type SessionTimeouts } from "./sessions.js";
 
+const KEY_REFRESH_MS = 10 * 60_000;
+
 export class SessionServices {
   readonly sessions: Sessions;
   readonly signer: CookieSigner;
@@ -19,8 +21,12 @@ export class SessionServices {
   /** Token refreshes under way, by session id: one at a time per session in this process. */
   readonly refreshing = new Map<string, Promise<SessionRecord | undefined>>();
   private readonly clients = new Map<string, OidcClient>();
+  private readonly keys = new Map<string, JwksCache>();
 
-  constructor(settings: SessionSettings, log?: KeyLog) {
+  constructor(
+    settings: SessionSettings,
+    private readonly log?: KeyLog,
+  ) {
     const storeSettings = settings.store;
     const store =
       storeSettings.type === "memory"
@@ -54,7 +60,22 @@ export class SessionServices {
     return client;
   }
 
+  /**
+   * The provider's signing keys, for logout tokens (back-channel logout): fetched on first use,
+   * then refreshed in the background like a bearer-token issuer's.
+   */
+  keysFor(issuer: string): JwksCache {
+    let keys = this.keys.get(issuer);
+    if (!keys) {
+      keys = new JwksCache({ issuer, refreshInterval: KEY_REFRESH_MS, log: this.log });
+      keys.start();
+      this.keys.set(issuer, keys);
+    }
+    return keys;
+  }
+
   close(): Promise<void> {
+    for (const keys of this.keys.values()) keys.stop();
     return this.sessions.store.close();
   }
 }

@@ -64,11 +64,34 @@ export class Sessions {
     this.opened.set(id, entry);
   }
 
-  /** Stores a new session; gives its id (for the cookie). */
-  async create(record: SessionRecord, timeouts: SessionTimeouts): Promise<string> {
+  /**
+   * Stores a new session; gives its id (for the cookie). `indexes` (back-channel logout) list it
+   * first, so a session the store holds is always one a logout can find.
+   */
+  async create(
+    record: SessionRecord,
+    timeouts: SessionTimeouts,
+    indexes: readonly string[] = [],
+  ): Promise<string> {
     const id = newSessionId();
-    await this.store.set(storageKey(id), sealRecord(id, record), this.ttl(record, timeouts.idle));
+    const key = storageKey(id);
+    for (const index of indexes) await this.store.addToIndex(index, key, timeouts.absolute);
+    await this.store.set(key, sealRecord(id, record), this.ttl(record, timeouts.idle));
     return id;
+  }
+
+  /** Ends every session the indexes list (back-channel logout); gives how many there were. */
+  async endIndexed(indexes: readonly string[]): Promise<number> {
+    let ended = 0;
+    for (const index of indexes) ended += await this.store.deleteIndexed(index);
+    return ended;
+  }
+
+  /** Marks `key` as used for `ttlMs`; false when it already was (a replayed logout token). */
+  async firstUse(key: string, ttlMs: number): Promise<boolean> {
+    if ((await this.store.get(key)) !== undefined) return false;
+    await this.store.set(key, "1", ttlMs);
+    return true;
   }
 
   /** The active session with this id, pushed back if due; "ended" when it is gone or over. */

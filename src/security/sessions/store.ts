@@ -20,6 +20,13 @@ export interface SessionStore {
   delete(key: string): Promise<void>;
   /** Reads and removes in one atomic step, so a single-use value is used once (sign-in state). */
   take(key: string): Promise<string | undefined>;
+  /**
+   * Adds `member` (a key of this store) to the index at `key` and gives the index `ttlMs` to live
+   * (back-channel logout: the sessions of one user or provider session).
+   */
+  addToIndex(key: string, member: string, ttlMs: number): Promise<void>;
+  /** Deletes every key the index at `key` lists, then the index; gives how many keys existed. */
+  deleteIndexed(key: string): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -177,11 +177,21 @@ describe("browser sign-in", () => {
     });
     assert.equal(noToken.status, 403);
     assert.equal(problemCode(noToken), "csrf_token_missing");
+    const wrongField = await browser.fetch(`${stack.url()}/.bulwark/auth/signout`, {
+      method: "POST",
+      headers: { origin: stack.url(), "content-type": "application/x-www-form-urlencoded" },
+      body: "_csrf=not-the-token",
+      follow: false,
+    });
+    assert.equal(wrongField.status, 403);
+    assert.equal(problemCode(wrongField), "csrf_token_invalid");
     assert.equal((await api(`${stack.url()}/echo`, cookie)).status, 200, "still signed in");
 
+    // A classic HTML "Sign out" form: the token in the _csrf field.
     const out = await browser.fetch(`${stack.url()}/.bulwark/auth/signout`, {
       method: "POST",
-      headers: { origin: stack.url(), "x-csrf-token": token },
+      headers: { origin: stack.url(), "content-type": "application/x-www-form-urlencoded" },
+      body: `_csrf=${encodeURIComponent(token)}`,
       follow: false,
     });
     assert.equal(out.status, 303);

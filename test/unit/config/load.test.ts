@@ -377,7 +377,7 @@ server:
     assert.equal(error.details.length, 4);
     assert.ok(
       error.details.includes(
-        'bulwark.yaml:10:19 server.timeouts.clientHeader: expected a duration such as "500ms", "30s", "5m" or "1h"',
+        'bulwark.yaml:10:19 server.timeouts.clientHeader: expected a duration such as "500ms", "30s", "5m", "1h" or "7d"',
       ),
       error.details.join("\n"),
     );
@@ -1004,9 +1004,10 @@ describe("durations and sizes", () => {
       ["1h", 3_600_000],
       ["1.5s", 1500],
       ["0ms", 0],
+      ["90d", 90 * 86_400_000],
     ];
     for (const [text, ms] of cases) assert.equal(parseDuration(text), ms, text);
-    for (const bad of ["10 sec", "5M", "1d", "-5s", "", "ms", "1.s", "s5", "5", "1h30m"]) {
+    for (const bad of ["10 sec", "5M", "1w", "-5s", "", "ms", "1.s", "s5", "5", "1h30m"]) {
       assert.equal(parseDuration(bad), undefined, JSON.stringify(bad));
     }
   });
@@ -1077,10 +1078,10 @@ upstreams:
   - upstream: app
     limits: { maxBodySize: 1tb }
 server:
-  timeouts: { clientHeader: 10 sec, bodyIdle: 1d, keepAlive: -5 }
+  timeouts: { clientHeader: 10 sec, bodyIdle: 1w, keepAlive: -5 }
   limits: { maxHeaderSize: 16k }
 `);
-    const duration = 'expected a duration such as "500ms", "30s", "5m" or "1h"';
+    const duration = 'expected a duration such as "500ms", "30s", "5m", "1h" or "7d"';
     const size = 'expected a size such as "512b", "16kb", "1mb" or "1gb"';
     assert.deepEqual(
       problems.map((problem) => [problem.path, problem.where, problem.message]),

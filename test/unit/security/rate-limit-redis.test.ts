@@ -90,6 +90,43 @@ describe("redis store", () => {
     }
   });
 
+  test("decisions asked for in one turn go out as one script run, decided in order like separate calls", async () => {
+    const calls = async () =>
+      Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info("commandstats"))?.[1] ?? 0) +
+      Number(/cmdstat_eval:calls=(\d+)/.exec(await admin.info("commandstats"))?.[1] ?? 0);
+    // 12 requests of one client in one turn, against a rule of capacity 7 and a per-subject rule
+    // of capacity 4 shared by the first 6 of them: the memory store, asked one by one, is the truth.
+    const perIp = gcraParams(5, 60_000, 2);
+    const perSubject = gcraParams(4, 60_000, 0);
+    const requests = Array.from({ length: 12 }, (_, i) =>
+      i < 6
+        ? { keys: ["batch/ip/ip:7.7.7.7|", "batch/sub/s:carol|"], params: [perIp, perSubject] }
+        : { keys: ["batch/ip/ip:7.7.7.7|"], params: [perIp] },
+    );
+    const memory = new MemoryStore(100);
+    const expected = requests.map((r) => memory.takeAll(r.keys, r.params));
+    const before = await calls();
+    const decided = await Promise.all(requests.map((r) => store.takeAll(r.keys, r.params)));
+    assert.equal((await calls()) - before, 1, "one script run for the whole turn");
+    assert.deepEqual(
+      decided.map((ds) => ds.map((d) => [d.allowed, d.remaining])),
+      expected.map((ds) => ds.map((d) => [d.allowed, d.remaining])),
+    );
+    assert.equal(decided.filter((ds) => ds[0]!.allowed).length, 7, "capacity 7 admitted, not more");
+    // The key is written once, with the TAT of the last admission: the 8th request in a later turn
+    // is still refused.
+    assert.equal((await store.take("batch/ip/ip:7.7.7.7|", perIp)).allowed, false);
+
+    // A busy turn is split so no single script run grows without bound (512 keys each).
+    const start = await calls();
+    const many = Array.from({ length: 1100 }, (_, i) =>
+      store.takeAll([`batch/many/ip:10.0.${i >> 8}.${i & 255}|`], [perIp]),
+    );
+    const answers = await Promise.all(many);
+    assert.ok(answers.every((ds) => ds.length === 1 && ds[0]!.allowed && ds[0]!.remaining === 6));
+    assert.equal((await calls()) - start, 3, "1,100 keys in runs of at most 512");
+  });
+
   test("keys carry a hash tag and expire when the allowance is full again", async () => {
     await store.take("r/x/ip:9.9.9.9|", gcraParams(10, 2000, 0));
     const keys = await admin.keys("test:rl:*");
@@ -104,6 +141,14 @@ describe("redis store", () => {
     await redis.kill();
     const startedAt = Date.now();
     for (let i = 0; i < 20; i++) await assert.rejects(Promise.resolve(store.take("outage", params)));
+    // Every decision of a batch that could not be sent fails, each to its own caller.
+    const batch = await Promise.allSettled(
+      Array.from({ length: 5 }, (_, i) => store.takeAll([`outage/${i}`, "outage/all"], [params, params])),
+    );
+    assert.deepEqual(
+      batch.map((outcome) => outcome.status),
+      ["rejected", "rejected", "rejected", "rejected", "rejected"],
+    );
     assert.ok(Date.now() - startedAt < 5000, "failures are fast");
     assert.deepEqual(events, ["down"]);
     assert.ok(errors >= 20);

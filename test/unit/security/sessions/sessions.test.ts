@@ -132,6 +132,53 @@ describe("sessions on the memory store", () => {
   });
 });
 
+describe("back-channel logout indexes on the memory store", () => {
+  test("sessions listed in an index end together; others and expired indexes are untouched", async () => {
+    const time = clock();
+    const store = new MemorySessionStore(1000, time.now);
+    const sessions = new Sessions(store, time.now);
+    const mine = ["bl:sid:one", "bl:sub:alice"];
+    const a = await sessions.create(record(time.now(), TIMEOUTS.absolute), TIMEOUTS, mine);
+    const b = await sessions.create(record(time.now(), TIMEOUTS.absolute), TIMEOUTS, [
+      "bl:sid:two",
+      "bl:sub:alice",
+    ]);
+    const other = await sessions.create(record(time.now(), TIMEOUTS.absolute), TIMEOUTS, ["bl:sub:bob"]);
+    assert.equal(await sessions.endIndexed(["bl:sid:one"]), 1);
+    assert.equal((await sessions.load(a, TIMEOUTS)).status, "ended");
+    assert.equal((await sessions.load(b, TIMEOUTS)).status, "active");
+    // By subject: every session of alice still there (one; a is gone already).
+    assert.equal(await sessions.endIndexed(["bl:sub:alice"]), 1);
+    assert.equal((await sessions.load(b, TIMEOUTS)).status, "ended");
+    assert.equal((await sessions.load(other, TIMEOUTS)).status, "active");
+    assert.equal(await sessions.endIndexed(["bl:sub:alice"]), 0, "the index is gone with its sessions");
+    // An index lives as long as a session can (the absolute timeout), not forever.
+    time.advance(TIMEOUTS.absolute + 1);
+    assert.equal(await store.deleteIndexed("bl:sub:bob"), 0);
+  });
+
+  test("a used logout token id is remembered for its window only", async () => {
+    const time = clock();
+    const sessions = new Sessions(new MemorySessionStore(1000, time.now), time.now);
+    assert.equal(await sessions.firstUse("bl:jti:x", 60_000), true);
+    assert.equal(await sessions.firstUse("bl:jti:x", 60_000), false);
+    time.advance(60_001);
+    assert.equal(await sessions.firstUse("bl:jti:x", 60_000), true);
+  });
+
+  test("indexes count against the store's bound", async () => {
+    const store = new MemorySessionStore(1000);
+    for (let i = 0; i < 5000; i++) {
+      await store.addToIndex(`bl:sub:u${i}`, `s:${i}`, 60_000);
+      await store.set(`s:${i}`, "v", 60_000);
+    }
+    assert.ok(store.size <= 1000, `${store.size} entries and indexes`);
+    assert.ok(await store.get("s:4999"), "the newest session is kept");
+    assert.equal(await store.deleteIndexed("bl:sub:u4999"), 1, "and its index still finds it");
+    assert.equal(await store.get("s:4999"), undefined);
+  });
+});
+
 describe("return paths after sign-in", () => {
   test("same-origin paths pass; anything that could leave the origin becomes /", () => {
     assert.equal(safeReturnPath("/app/page?x=1"), "/app/page?x=1");
@@ -174,12 +221,20 @@ describe("csrf decisions", () => {
     );
   });
 
-  test("a foreign or null Origin is refused", () => {
-    for (const origin of ["https://evil.example", "null", "https://app.example.com.evil.example"]) {
+  test("a foreign Origin is refused; a null Origin is judged by Sec-Fetch-Site and the token", () => {
+    for (const origin of ["https://evil.example", "https://app.example.com.evil.example"]) {
       const verdict = checkCsrf({ ...base, origin });
       assert.equal(verdict.ok, false);
       assert.equal(!verdict.ok && verdict.code, "csrf_origin_rejected");
     }
+    // A form posted from the site's own page under Referrer-Policy: no-referrer (Fetch §3.1).
+    assert.deepEqual(checkCsrf({ ...base, origin: "null" }), { ok: true });
+    for (const secFetchSite of ["cross-site", "same-site"]) {
+      const verdict = checkCsrf({ ...base, origin: "null", secFetchSite });
+      assert.equal(!verdict.ok && verdict.code, "csrf_origin_rejected", secFetchSite);
+    }
+    const tokenless = checkCsrf({ ...base, origin: "null", secFetchSite: undefined, token: undefined });
+    assert.equal(!tokenless.ok && tokenless.code, "csrf_token_missing");
   });
 
   test("without Origin, Sec-Fetch-Site cross-site or same-site is refused", () => {

@@ -6,7 +6,7 @@
  * refuses to overwrite, wal fetch exits 1 for a file not in the archive.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import {
   chmodSync,
   chownSync,
@@ -22,8 +22,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import pg from "pg";
 import { BIN, runCli } from "../../support/cli.js";
-import { freePort } from "../../support/ports.js";
 import { startPostgres, type TestPostgres } from "../../support/postgres.js";
+import { serverUser, startRecoveredCluster } from "../../support/recovered-cluster.js";
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
@@ -32,14 +32,6 @@ let root: string;
 let repo: string;
 let key: string;
 let restored: ChildProcess | undefined;
-
-function serverUser(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  return {
-    uid: Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" })),
-    gid: Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" })),
-  };
-}
 
 before(async () => {
   root = mkdtempSync(join(tmpdir(), "bulwark-pitr-"));
@@ -143,56 +135,20 @@ test("point-in-time recovery to a time between two batches of writes", async () 
   assert.match(auto, /restore_command = '\S+node \S+bulwark\.js wal fetch %f %p --repo \S+ --key-file \S+'/);
   assert.match(auto, /recovery_target_time = '/);
 
-  const user = serverUser();
-  if (user) execFileSync("chown", ["-R", `${user.uid}:${user.gid}`, dataDir]);
-  const socketDir = join(root, "socket2");
-  mkdirSync(socketDir);
-  if (user) chownSync(socketDir, user.uid, user.gid);
-  const port = await freePort();
-  let log = "";
-  restored = spawn(
-    join(server.bin, "postgres"),
-    [
-      "-D",
-      dataDir,
-      "-c",
-      `port=${port}`,
-      "-c",
-      "listen_addresses=127.0.0.1",
-      "-c",
-      `unix_socket_directories=${socketDir}`,
-      "-c",
-      "archive_mode=off",
-    ],
-    { stdio: ["ignore", "ignore", "pipe"], ...(user ?? {}) },
-  );
-  restored.stderr!.on("data", (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-6000);
+  const recovered = await startRecoveredCluster({
+    bin: server.bin,
+    dataDir,
+    socketDir: join(root, "socket2"),
+    password: server.password,
+    database: "app",
+    query: "select count(*)::int as n, max(id) as max from t",
+    timeoutMs: 60_000,
+    started: (child) => {
+      restored = child;
+    },
   });
-  const restoredUrl = `postgres://postgres:${encodeURIComponent(server.password)}@127.0.0.1:${port}/app`;
-  const deadline = Date.now() + 60_000;
-  let rows: { n: number; max: number } | undefined;
-  while (!rows) {
-    try {
-      const probe = new pg.Client({ connectionString: restoredUrl });
-      await probe.connect();
-      try {
-        const recovering = (await probe.query("select pg_is_in_recovery() as r")).rows[0].r;
-        if (!recovering)
-          rows = (await probe.query("select count(*)::int as n, max(id) as max from t")).rows[0];
-      } finally {
-        await probe.end();
-      }
-    } catch {
-      // starting up or still replaying
-    }
-    if (!rows) {
-      if (restored.exitCode !== null || Date.now() > deadline)
-        assert.fail(`recovery did not finish:\n${log}`);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    }
-  }
-  assert.deepEqual(rows, { n: 200, max: 200 });
+  const log = recovered.log;
+  assert.deepEqual(recovered.rows, { n: 200, max: 200 });
   assert.match(log, /recovery stopping before commit of transaction/);
 });
 

@@ -7,15 +7,15 @@
  * recovers exactly the rows committed before T.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import pg from "pg";
 import { BIN, runCli } from "../../support/cli.js";
-import { freePort } from "../../support/ports.js";
 import { startPostgres, type TestPostgres } from "../../support/postgres.js";
+import { serverUser, startRecoveredCluster } from "../../support/recovered-cluster.js";
 import { S3RVER_KEY, startS3, type TestS3 } from "../../support/s3.js";
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
@@ -25,14 +25,6 @@ let s3: TestS3;
 let root: string;
 let config: string;
 let restored: ChildProcess | undefined;
-
-function serverUser(): { uid: number; gid: number } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  return {
-    uid: Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" })),
-    gid: Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" })),
-  };
-}
 
 /** No AWS_* variables: everything S3 comes from the config file, as for archive_command. */
 const NO_AWS = { AWS_ACCESS_KEY_ID: "", AWS_SECRET_ACCESS_KEY: "", AWS_ENDPOINT_URL: "" };
@@ -136,57 +128,22 @@ test("point-in-time recovery from an S3 repository, settings and credentials fro
   );
   assert.ok(!auto.includes(S3RVER_KEY), "a credential was written into postgresql.auto.conf");
 
-  const user = serverUser();
-  if (user) execFileSync("chown", ["-R", `${user.uid}:${user.gid}`, dataDir]);
-  const socketDir = join(root, "socket2");
-  mkdirSync(socketDir);
-  if (user) chownSync(socketDir, user.uid, user.gid);
-  const port = await freePort();
-  let log = "";
-  restored = spawn(
-    join(server.bin, "postgres"),
-    [
-      "-D",
-      dataDir,
-      "-c",
-      `port=${port}`,
-      "-c",
-      "listen_addresses=127.0.0.1",
-      "-c",
-      `unix_socket_directories=${socketDir}`,
-      "-c",
-      "archive_mode=off",
-    ],
+  const recovered = await startRecoveredCluster({
+    bin: server.bin,
+    dataDir,
+    socketDir: join(root, "socket2"),
+    password: server.password,
+    database: "app",
+    query: "select count(*)::int as n, max(id) as max from t",
+    timeoutMs: 90_000,
     // No AWS_* variables in the recovering server's environment either.
-    { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...NO_AWS }, ...(user ?? {}) },
-  );
-  restored.stderr!.on("data", (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-6000);
+    env: { ...process.env, ...NO_AWS },
+    started: (child) => {
+      restored = child;
+    },
   });
-  const restoredUrl = `postgres://postgres:${encodeURIComponent(server.password)}@127.0.0.1:${port}/app`;
-  const deadline = Date.now() + 90_000;
-  let rows: { n: number; max: number } | undefined;
-  while (!rows) {
-    try {
-      const probe = new pg.Client({ connectionString: restoredUrl });
-      await probe.connect();
-      try {
-        const recovering = (await probe.query("select pg_is_in_recovery() as r")).rows[0].r;
-        if (!recovering)
-          rows = (await probe.query("select count(*)::int as n, max(id) as max from t")).rows[0];
-      } finally {
-        await probe.end();
-      }
-    } catch {
-      // starting up or still replaying
-    }
-    if (!rows) {
-      if (restored.exitCode !== null || Date.now() > deadline)
-        assert.fail(`recovery did not finish:\n${log}`);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-    }
-  }
-  assert.deepEqual(rows, { n: 200, max: 200 });
+  const log = recovered.log;
+  assert.deepEqual(recovered.rows, { n: 200, max: 200 });
   assert.match(log, /restored log file ".*" from archive/);
   assert.match(log, /recovery stopping before commit of transaction/);
 });

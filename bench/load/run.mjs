@@ -50,6 +50,7 @@ const { values: flags } = parseArgs({
     connections: { type: "string", default: "50" },
     "soak-rate": { type: "string", default: "1000" },
     "soak-minutes": { type: "string", default: "10" },
+    "soak-node-flags": { type: "string", default: "" },
     workers: { type: "string", default: String(availableParallelism()) },
     "keep-temp": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -58,7 +59,9 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(`usage: node bench/load/run.mjs [--phases throughput,soak] [--rounds 3] [--seconds 10]
        [--connections 50] [--workers N] [--soak-rate 1000] [--soak-minutes 10] [--keep-temp]
+       [--soak-node-flags="--min-semi-space-size=16 --max-semi-space-size=16"]
 --workers: also run bulwark load --workers N (default: one per core; 1 to skip)
+--soak-node-flags: V8 flags for the soak run's generator process (space-separated; default none)
 needs nginx, wrk and GNU time (Debian: apt-get install -y nginx-light wrk time) and npm ci (autocannon)
 `);
   process.exit(0);
@@ -292,6 +295,8 @@ async function soakPhase(port) {
     "bulwark-soak",
     process.execPath,
     [
+      // V8 flags cannot come through NODE_OPTIONS (semi-space sizes are refused there).
+      ...flags["soak-node-flags"].split(" ").filter(Boolean),
       BULWARK,
       "load",
       `http://127.0.0.1:${port}/`,

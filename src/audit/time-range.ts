@@ -5,13 +5,8 @@
 import { parseDuration } from "../config/units.js";
 import { BulwarkError } from "../errors.js";
 
-/** An age in milliseconds: a config duration ("90m", "12h", "90d"). */
-export function parseAge(text: string): number | undefined {
-  return parseDuration(text);
-}
-
 export function parseTimeBound(flag: string, text: string, now = Date.now()): Date {
-  const age = parseAge(text);
+  const age = parseDuration(text);
   if (age !== undefined) return new Date(now - age);
   if (/^\d{4}-\d{2}-\d{2}/.test(text)) {
     const date = new Date(text);

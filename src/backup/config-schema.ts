@@ -1,25 +1,12 @@
 /**
  * The `backup:` section of bulwark.yaml: its schema, shared by the main config schema
  * (src/config/schema.ts, so `bulwark config check` validates it) and by the backup commands
- * (config.ts). Zod and nothing else is imported here, so the main schema can import it without a
- * cycle through the config loader.
+ * (config.ts). Only zod and the config's units are imported here, so the main schema can import
+ * it without a cycle through the config loader.
  */
 import { z } from "zod";
+import { duration } from "../config/units.js";
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
-const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
-
-/** "250ms", "30s", "15m", "4h", "30d", "2w" → milliseconds. */
-export function parseLongDuration(text: string): number | undefined {
-  const match = DURATION.exec(text.trim());
-  if (!match) return undefined;
-  return Math.round(Number(match[1]) * DURATION_MS[match[2] as keyof typeof DURATION_MS]);
-}
-
-const duration = z
-  .string()
-  .regex(DURATION, { message: 'expected a duration such as "30s", "15m", "4h", "30d" or "2w"' })
-  .transform((value) => parseLongDuration(value)!);
 const count = z.number().int().min(0);
 
 /**
@@ -86,7 +73,7 @@ export const backupSectionSchema = z
         keepDaily: count.optional().describe("keep the newest backup of each of the last N days (UTC)"),
         keepWeekly: count.optional().describe("keep the newest backup of each of the last N ISO weeks"),
         keepMonthly: count.optional().describe("keep the newest backup of each of the last N months"),
-        maxAge: duration.optional().describe('keep every backup younger than this ("30d")'),
+        maxAge: duration('keep every backup younger than this ("30d")').optional(),
       })
       .strict()
       .optional()
@@ -97,8 +84,8 @@ export const backupSectionSchema = z
           .array(z.string().min(1))
           .optional()
           .describe("SQL run in the restored database; each must return one row whose first column is true"),
-        rto: duration.optional().describe('recovery time objective ("4h")'),
-        rpo: duration.optional().describe('recovery point objective ("24h")'),
+        rto: duration('recovery time objective ("4h")').optional(),
+        rpo: duration('recovery point objective ("24h")').optional(),
         evidenceDir: z
           .string()
           .min(1)

@@ -9,14 +9,15 @@ import { resolve } from "node:path";
 import { ConfigError, type ConfigProblem } from "../config/config-error.js";
 import { pathKey } from "../config/secret-references.js";
 import { type ConfigDocument, loadConfigSection, readConfigDocument } from "../config/section.js";
+import { parseDuration } from "../config/units.js";
 import { BulwarkError } from "../errors.js";
 import { type BackupKey, keyFromPassphrase, readKeyFile } from "./backup-key.js";
-import { type BackupSection, backupSectionSchema, parseLongDuration } from "./config-schema.js";
+import { type BackupSection, backupSectionSchema } from "./config-schema.js";
 import { BackupRepository, openStore } from "./repository.js";
 import type { RetentionPolicy } from "./retention.js";
 import { isS3Location } from "./s3-settings.js";
 
-export { type BackupSection, parseLongDuration } from "./config-schema.js";
+export type { BackupSection } from "./config-schema.js";
 
 /** Keys of the section whose values must come from a reference, never in clear in the file. */
 const SECRET_KEYS = ["password", "passphrase"] as const;
@@ -146,7 +147,7 @@ export function retentionFrom(
   };
   let maxAgeMs = section.retention?.maxAge;
   if (flags.maxAgeMs !== undefined) {
-    maxAgeMs = parseLongDuration(flags.maxAgeMs);
+    maxAgeMs = parseDuration(flags.maxAgeMs);
     if (maxAgeMs === undefined)
       throw new BulwarkError(
         "usage",

@@ -1,12 +1,12 @@
 /**
- * Durations ("250ms", "30s", "5m", "1h", "90d") and sizes ("512b", "16kb", "1mb", "1gb") as config
+ * Durations ("250ms", "30s", "5m", "1h", "90d", "2w") and sizes ("512b", "16kb", "1mb", "1gb") as config
  * accepts them. Plain numbers are milliseconds and bytes. Binary multiples (1kb = 1024 bytes),
  * as nginx's `client_max_body_size` reads them.
  */
 import { z } from "zod";
 
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
+const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 const SIZE = /^(\d+(?:\.\d+)?)(b|kb|mb|gb)$/i;
 const SIZE_BYTES = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 } as const;
 

@@ -23,8 +23,9 @@ import {
   requireAuditDirectory,
   withPostgres,
 } from "../../audit/sources.js";
-import { parseAge, parseTimeBound } from "../../audit/time-range.js";
+import { parseTimeBound } from "../../audit/time-range.js";
 import { type VerifyReport, verifyChains } from "../../audit/verify.js";
+import { parseDuration } from "../../config/units.js";
 import { writeFileDurable } from "../../durable-file.js";
 import { BulwarkError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
@@ -387,7 +388,7 @@ async function prune(argv: readonly string[]): Promise<number> {
   );
   const olderThan = values["older-than"];
   if (!olderThan) throw new BulwarkError("usage", 'prune: --older-than AGE is required (such as "90d")');
-  const age = parseAge(olderThan);
+  const age = parseDuration(olderThan);
   if (age === undefined || age <= 0) {
     throw new BulwarkError(
       "usage",

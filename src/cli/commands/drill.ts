@@ -3,11 +3,12 @@
  * src/backup/drill.ts and drill-report.ts.
  */
 import { resolve } from "node:path";
-import { backupSection, loadKey, parseLongDuration, repositoryFrom } from "../../backup/config.js";
+import { backupSection, loadKey, repositoryFrom } from "../../backup/config.js";
 import { resolveDbTarget } from "../../backup/connection.js";
 import { runDrill } from "../../backup/drill.js";
 import { renderSummary, writeEvidence } from "../../backup/drill-report.js";
 import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
+import { parseDuration } from "../../config/units.js";
 import { BulwarkError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
 import { type Command, parseFlags, say } from "../command.js";
@@ -75,7 +76,7 @@ export const drillCommand: Command = {
     const duration = (flag: "rto" | "rpo"): number | undefined => {
       const text = values[flag];
       if (text === undefined) return section.drill?.[flag];
-      const ms = parseLongDuration(text);
+      const ms = parseDuration(text);
       if (ms === undefined)
         throw new BulwarkError(
           "usage",

@@ -3,9 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { loadBackupSection, parseLongDuration, retentionFrom } from "../../../src/backup/config.js";
+import { loadBackupSection, retentionFrom } from "../../../src/backup/config.js";
 import { childEnv, resolveDbTarget } from "../../../src/backup/connection.js";
 import { ConfigError } from "../../../src/config/config-error.js";
+import { parseDuration } from "../../../src/config/units.js";
 import type { BulwarkError } from "../../../src/errors.js";
 
 const dir = mkdtempSync(join(tmpdir(), "bulwark-backup-config-"));
@@ -117,10 +118,10 @@ describe("backup config section", () => {
   });
 
   it("parses durations with days and weeks", () => {
-    assert.equal(parseLongDuration("30d"), 30 * 86_400_000);
-    assert.equal(parseLongDuration("2w"), 14 * 86_400_000);
-    assert.equal(parseLongDuration("90m"), 5_400_000);
-    assert.equal(parseLongDuration("soon"), undefined);
+    assert.equal(parseDuration("30d"), 30 * 86_400_000);
+    assert.equal(parseDuration("2w"), 14 * 86_400_000);
+    assert.equal(parseDuration("90m"), 5_400_000);
+    assert.equal(parseDuration("soon"), undefined);
   });
 });
 

@@ -15,13 +15,14 @@
 //   node bench/login-body/run.mjs [--rounds 3] [--seconds 5]
 //
 // Writes bench/results/login-body-<timestamp>.json.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { cpus, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { run, startProcess, stopProcess } from "../gateway/processes.mjs";
 import { parseWrk } from "../gateway/wrk.mjs";
+import { summarizeVariants, writeVariantResult } from "../variant-summary.mjs";
 
 const { values } = parseArgs({ options: { rounds: { type: "string" }, seconds: { type: "string" } } });
 const ROUNDS = Number(values.rounds ?? 3);
@@ -120,12 +121,6 @@ async function waitAnswering(port) {
   }
 }
 
-function median(list) {
-  const sorted = [...list].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
 const results = Object.fromEntries(variants.map((variant) => [variant.name, []]));
 const gateway = startProcess(
   "bulwark",
@@ -159,28 +154,6 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-const baseline = median(results.stream.map((r) => r.rps));
-const summary = variants.map((variant) => {
-  const runs = results[variant.name];
-  const rps = median(runs.map((r) => r.rps));
-  return {
-    variant: variant.name,
-    medianRps: Math.round(rps),
-    ratio: Math.round((rps / baseline) * 100) / 100,
-    medianP99Ms: median(runs.map((r) => r.p99Ms)),
-    non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
-  };
-});
+const summary = summarizeVariants(variants, results, "stream");
 console.table(summary);
-const outDir = join(ROOT, "bench/results");
-mkdirSync(outDir, { recursive: true });
-const stamp = new Date()
-  .toISOString()
-  .replace(/[:.]/g, "-")
-  .replace(/-\d{3}Z$/, "Z");
-const out = join(outDir, `login-body-${stamp}.json`);
-writeFileSync(
-  out,
-  `${JSON.stringify({ kind: "bench-login-body", version: 1, rounds: ROUNDS, seconds: SECONDS, cpus: cpus().length, node: process.version, summary, runs: results }, null, 2)}\n`,
-);
-console.log(`wrote ${out}`);
+writeVariantResult(ROOT, "login-body", { rounds: ROUNDS, seconds: SECONDS, summary, runs: results });

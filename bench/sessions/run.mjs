@@ -15,8 +15,8 @@
 //   node --import tsx bench/sessions/run.mjs [--rounds 3] [--seconds 5]
 //
 // Writes bench/results/sessions-<timestamp>.json; docs/performance.md records the figures.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { HttpBrowser, reservePort, SESSION_SECRET } from "../../test/support/browser.js";
@@ -24,6 +24,7 @@ import { BROWSER_CLIENT_ID, BROWSER_CLIENT_SECRET, startOidcProvider } from "../
 import { startRedis } from "../../test/support/redis.js";
 import { startProcess, stopProcess } from "../gateway/processes.mjs";
 import { runWrk } from "../gateway/wrk.mjs";
+import { summarizeVariants, writeVariantResult } from "../variant-summary.mjs";
 
 const { values } = parseArgs({ options: { rounds: { type: "string" }, seconds: { type: "string" } } });
 const ROUNDS = Number(values.rounds ?? 3);
@@ -108,12 +109,6 @@ async function waitAnswering(port) {
   }
 }
 
-function median(list) {
-  const sorted = [...list].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
 const results = {};
 try {
   for (const variant of variants) {
@@ -162,28 +157,6 @@ try {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-const baseline = median(results.open.map((r) => r.rps));
-const summary = variants.map((variant) => {
-  const runs = results[variant.name];
-  const rps = median(runs.map((r) => r.rps));
-  return {
-    variant: variant.name,
-    medianRps: Math.round(rps),
-    ratio: Math.round((rps / baseline) * 100) / 100,
-    medianP99Ms: median(runs.map((r) => r.p99Ms)),
-    non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
-  };
-});
+const summary = summarizeVariants(variants, results, "open");
 console.table(summary);
-const outDir = join(ROOT, "bench/results");
-mkdirSync(outDir, { recursive: true });
-const stamp = new Date()
-  .toISOString()
-  .replace(/[:.]/g, "-")
-  .replace(/-\d{3}Z$/, "Z");
-const out = join(outDir, `sessions-${stamp}.json`);
-writeFileSync(
-  out,
-  `${JSON.stringify({ kind: "bench-sessions", version: 1, rounds: ROUNDS, seconds: SECONDS, cpus: cpus().length, node: process.version, summary, runs: results }, null, 2)}\n`,
-);
-console.log(`wrote ${out}`);
+writeVariantResult(ROOT, "sessions", { rounds: ROUNDS, seconds: SECONDS, summary, runs: results });

@@ -164,6 +164,20 @@ describe("damaged backups are refused before the target is touched", () => {
 
   test("a drill fails when the restored data differs from the manifest's counts or checksums", async () => {
     const damaged = copyRepo("stats-differ");
+    const drill = () =>
+      run([
+        "drill",
+        "restore",
+        "--db",
+        server.url(),
+        "--repo",
+        damaged.repo,
+        "--key-file",
+        key,
+        "--no-evidence",
+        "--format",
+        "json",
+      ]);
     const manifestFile = join(damaged.dir, "manifest.json");
     const manifest = JSON.parse(readFileSync(manifestFile, "utf8"));
     // Whoever holds the key can re-sign the manifest: the drill still compares with the data.
@@ -171,19 +185,7 @@ describe("damaged backups are refused before the target is touched", () => {
     manifest.tables[0].checksum = String(BigInt(manifest.tables[0].checksum) + 1n);
     manifest.mac = await manifestMac(manifest, backupKey);
     writeFileSync(manifestFile, JSON.stringify(manifest));
-    const checksum = await run([
-      "drill",
-      "restore",
-      "--db",
-      server.url(),
-      "--repo",
-      damaged.repo,
-      "--key-file",
-      key,
-      "--no-evidence",
-      "--format",
-      "json",
-    ]);
+    const checksum = await drill();
     assert.equal(checksum.code, 1, checksum.stderr);
     assert.deepEqual(JSON.parse(checksum.stdout).failures, [
       "table public.items: content checksum differs from the manifest",
@@ -193,38 +195,14 @@ describe("damaged backups are refused before the target is touched", () => {
     writeFileSync(manifestFile, JSON.stringify(manifest));
     const unsigned = { ...manifest, tables: [{ ...manifest.tables[0], rows: 1 }] };
     writeFileSync(join(damaged.dir, "manifest.json"), JSON.stringify(unsigned));
-    const tampered = await run([
-      "drill",
-      "restore",
-      "--db",
-      server.url(),
-      "--repo",
-      damaged.repo,
-      "--key-file",
-      key,
-      "--no-evidence",
-      "--format",
-      "json",
-    ]);
+    const tampered = await drill();
     assert.equal(tampered.code, 1, tampered.stderr);
     assert.match(
       JSON.parse(tampered.stdout).failures[0],
       /^backup_corrupt: the manifest of backup .* failed authentication/,
     );
     writeFileSync(manifestFile, JSON.stringify(manifest));
-    const rows = await run([
-      "drill",
-      "restore",
-      "--db",
-      server.url(),
-      "--repo",
-      damaged.repo,
-      "--key-file",
-      key,
-      "--no-evidence",
-      "--format",
-      "json",
-    ]);
+    const rows = await drill();
     assert.equal(rows.code, 1, rows.stderr);
     assert.deepEqual(JSON.parse(rows.stdout).failures, [
       "table public.items: 20000 rows restored, the manifest says 20001",

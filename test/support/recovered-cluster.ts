@@ -9,6 +9,7 @@ import { chownSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import pg from "pg";
 import { freePort } from "./ports.js";
+import type { TestPostgres } from "./postgres.js";
 
 /** The postgres user's ids when running as root (PostgreSQL refuses to run as root), else none. */
 export function serverUser(): { uid: number; gid: number } | undefined {
@@ -88,5 +89,18 @@ export async function startRecoveredCluster(options: RecoveredClusterOptions): P
     }
     if (child.exitCode !== null || Date.now() > deadline) assert.fail(`recovery did not finish:\n${log}`);
     await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+/** Waits until the server's archive_command has archived `segment` (pg_stat_archiver). */
+export async function waitArchived(server: TestPostgres, segment: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [row] = await server.query<{ last: string | null; failed: string; failedWal: string | null }>(
+      'select last_archived_wal as last, failed_count::text as failed, last_failed_wal as "failedWal" from pg_stat_archiver',
+    );
+    if (row!.last !== null && row!.last >= segment) return;
+    if (Date.now() > deadline) throw new Error(`WAL ${segment} not archived: ${JSON.stringify(row)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

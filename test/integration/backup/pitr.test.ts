@@ -23,7 +23,7 @@ import { after, before, test } from "node:test";
 import pg from "pg";
 import { BIN, runCli } from "../../support/cli.js";
 import { startPostgres, type TestPostgres } from "../../support/postgres.js";
-import { serverUser, startRecoveredCluster } from "../../support/recovered-cluster.js";
+import { serverUser, startRecoveredCluster, waitArchived } from "../../support/recovered-cluster.js";
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
@@ -65,18 +65,6 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function waitArchived(segment: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const [row] = await server.query<{ last: string | null; failed: string; failedWal: string | null }>(
-      'select last_archived_wal as last, failed_count::text as failed, last_failed_wal as "failedWal" from pg_stat_archiver',
-    );
-    if (row!.last !== null && row!.last >= segment) return;
-    if (Date.now() > deadline) throw new Error(`WAL ${segment} not archived: ${JSON.stringify(row)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 test("point-in-time recovery to a time between two batches of writes", async () => {
   const url = await server.createDatabase("app");
   await server.query(
@@ -104,7 +92,7 @@ test("point-in-time recovery to a time between two batches of writes", async () 
   const segment: string = (await client.query("select pg_walfile_name(pg_switch_wal()) as name")).rows[0]
     .name;
   await client.end();
-  await waitArchived(segment);
+  await waitArchived(server, segment, 30_000);
   const archived = readdirSync(join(repo, "wal"));
   assert.ok(archived.includes(`${segment}.bwenc`), archived.join(" "));
   assert.equal(
@@ -202,7 +190,11 @@ test("prune keeps the newest base backup and exactly the archived WAL from its s
   const client = new pg.Client({ connectionString: server.url("app") });
   await client.connect();
   await client.query("insert into t select generate_series(1001, 1100)");
-  await waitArchived((await client.query("select pg_walfile_name(pg_switch_wal()) as name")).rows[0].name);
+  await waitArchived(
+    server,
+    (await client.query("select pg_walfile_name(pg_switch_wal()) as name")).rows[0].name,
+    30_000,
+  );
   const second = await runCli(
     ["backup", "--base", "--db", server.url(), "--repo", repo, "--key-file", key, "--format", "json"],
     {
@@ -212,7 +204,11 @@ test("prune keeps the newest base backup and exactly the archived WAL from its s
   assert.equal(second.code, 0, second.stderr);
   const secondManifest = JSON.parse(second.stdout) as { id: string; walStartSegment: string };
   await client.query("insert into t select generate_series(1101, 1200)");
-  await waitArchived((await client.query("select pg_walfile_name(pg_switch_wal()) as name")).rows[0].name);
+  await waitArchived(
+    server,
+    (await client.query("select pg_walfile_name(pg_switch_wal()) as name")).rows[0].name,
+    30_000,
+  );
   await client.end();
 
   const before = readdirSync(join(repo, "wal")).map((file) => file.replace(/\.bwenc$/, ""));

@@ -15,7 +15,7 @@ import { after, before, test } from "node:test";
 import pg from "pg";
 import { BIN, runCli } from "../../support/cli.js";
 import { startPostgres, type TestPostgres } from "../../support/postgres.js";
-import { serverUser, startRecoveredCluster } from "../../support/recovered-cluster.js";
+import { serverUser, startRecoveredCluster, waitArchived } from "../../support/recovered-cluster.js";
 import { S3RVER_KEY, startS3, type TestS3 } from "../../support/s3.js";
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
@@ -73,18 +73,6 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function waitArchived(segment: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const [row] = await server.query<{ last: string | null; failed: string }>(
-      "select last_archived_wal as last, failed_count::text as failed from pg_stat_archiver",
-    );
-    if (row!.last !== null && row!.last >= segment) return;
-    if (Date.now() > deadline) throw new Error(`WAL ${segment} not archived: ${JSON.stringify(row)}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
 test("point-in-time recovery from an S3 repository, settings and credentials from the config file", async () => {
   const url = await server.createDatabase("app");
   await server.query(
@@ -109,7 +97,7 @@ test("point-in-time recovery from an S3 repository, settings and credentials fro
   const segment: string = (await client.query("select pg_walfile_name(pg_switch_wal()) as name")).rows[0]
     .name;
   await client.end();
-  await waitArchived(segment);
+  await waitArchived(server, segment, 60_000);
   const archived = await runCli(["wal", "fetch", segment, join(root, "check-segment"), "-c", config], {
     env: NO_AWS,
   });

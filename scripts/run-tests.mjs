@@ -23,9 +23,28 @@ if (files.length === 0) {
   console.error("no test files found");
   process.exit(1);
 }
+// The usual reporter (spec on a terminal, TAP otherwise), then a list of the failures at the very
+// end, where a CI log's tail shows it.
+const reporters = passThrough.some((arg) => arg.startsWith("--test-reporter"))
+  ? []
+  : [
+      `--test-reporter=${process.stdout.isTTY ? "spec" : "tap"}`,
+      "--test-reporter-destination=stdout",
+      `--test-reporter=${new URL("./failure-summary-reporter.mjs", import.meta.url).href}`,
+      "--test-reporter-destination=stdout",
+    ];
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=3", "--test-timeout=120000", ...passThrough, ...files],
+  [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=3",
+    "--test-timeout=120000",
+    ...reporters,
+    ...passThrough,
+    ...files,
+  ],
   { stdio: "inherit" },
 );
 process.exit(result.status ?? 1);

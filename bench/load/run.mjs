@@ -52,6 +52,7 @@ const { values: flags } = parseArgs({
     "soak-minutes": { type: "string", default: "10" },
     "soak-node-flags": { type: "string", default: "" },
     workers: { type: "string", default: String(availableParallelism()) },
+    baseline: { type: "string" },
     "keep-temp": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
@@ -59,8 +60,9 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   process.stdout.write(`usage: node bench/load/run.mjs [--phases throughput,soak] [--rounds 3] [--seconds 10]
        [--connections 50] [--workers N] [--soak-rate 1000] [--soak-minutes 10] [--keep-temp]
-       [--soak-node-flags="--min-semi-space-size=16 --max-semi-space-size=16"]
+       [--soak-node-flags="--min-semi-space-size=16 --max-semi-space-size=16"] [--baseline FILE]
 --workers: also run bulwark load --workers N (default: one per core; 1 to skip)
+--baseline: also run another build's bin/bulwark.js, as "bulwark-baseline" (an A/B of a change)
 --soak-node-flags: V8 flags for the soak run's generator process (space-separated; default none)
 needs nginx, wrk and GNU time (Debian: apt-get install -y nginx-light wrk time) and npm ci (autocannon)
 `);
@@ -186,16 +188,17 @@ const TOOLS = {
   },
   bulwark: (port) => bulwarkRun(port, 1),
 };
+if (flags.baseline) TOOLS["bulwark-baseline"] = (port) => bulwarkRun(port, 1, flags.baseline);
 // The multi-worker figure beside the one-worker one (issue 5 asks for one worker; --workers is
 // how one machine's other cores are used). Skipped with --workers 1.
 if (workersFlag > 1) TOOLS[`bulwark-w${workersFlag}`] = (port) => bulwarkRun(port, workersFlag);
 
-async function bulwarkRun(port, workers) {
+async function bulwarkRun(port, workers, bin = BULWARK) {
   const out = join(dir, "bulwark.json");
   const result = await timed(
     process.execPath,
     [
-      BULWARK,
+      bin,
       "load",
       `http://127.0.0.1:${port}/`,
       "--vus",

@@ -9,11 +9,12 @@
  *   main → worker  { type: "start", at }          at: epoch ms when every worker starts
  *                  { type: "flush", id, health }  report now (health: also sample health)
  *                  { type: "stop" }               Ctrl-C or abortOnFail: stop scheduling
- *   worker → main  { type: "ready" }
+ *   worker → main  { type: "ready", newSpaceBytes }
  *                  { type: "report", id, report } the answer to a flush
  *                  { type: "done", report, run, endedAt }  the last report, whole-run health
  *                                                 and when its last request ended (epoch ms)
  */
+import { getHeapSpaceStatistics } from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 import { drive, metricsByName } from "./drive.js";
 import { GeneratorHealth } from "./generator-health.js";
@@ -73,4 +74,6 @@ port.on("message", (message: { type: string; at?: number; id?: number; health?: 
     port.postMessage({ type: "report", id: message.id, report: report(message.health === true) });
   else if (message.type === "stop") abort.abort();
 });
-port.postMessage({ type: "ready" });
+// What V8 gave this thread's young generation (workers.ts fixes it): the main thread checks it.
+const newSpace = getHeapSpaceStatistics().find((space) => space.space_name === "new_space");
+port.postMessage({ type: "ready", newSpaceBytes: newSpace?.space_size ?? 0 });

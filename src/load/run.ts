@@ -1,6 +1,6 @@
 /**
- * Runs one load plan: drives the chosen executor from this thread (drive.ts) or from worker
- * threads (workers.ts, `--workers`), records every request into RunMetrics, closes timeline
+ * Runs one load plan: drives the chosen executor from worker threads (workers.ts; one unless
+ * `--workers` says more) or, when asked, from this thread (drive.ts), records every request into RunMetrics, closes timeline
  * intervals (thresholds, health, memory), reports progress once per interval, and stops early
  * (partial result) when the signal aborts.
  */
@@ -42,7 +42,7 @@ export interface RunResult {
   readonly abortedBy: AbortedBy | undefined;
   /** What the target-memory readings are, when probed. */
   readonly memorySource: string | undefined;
-  /** Worker threads the run was split across (1: this thread only). */
+  /** Worker threads the run was split across (1 also when it ran in this thread). */
   readonly workers: number;
 }
 
@@ -56,8 +56,15 @@ export interface RunOptions {
   readonly memory?: MemorySource | undefined;
   /** Timeline interval; default from the duration (timelineIntervalMs). */
   readonly intervalMs?: number;
-  /** Called as each worker thread is started (a split run): for embedding and tests. */
+  /** Called as each worker thread is started: for embedding and tests. */
   readonly onWorkerStart?: (worker: Worker, index: number) => void;
+  /**
+   * Drive a one-worker run from this thread instead of a worker thread: for embedders that
+   * cannot start threads, and for tests that block this thread on purpose. The CLI never does:
+   * in a worker thread the generator's heap is sized for flat memory (workers.ts), and
+   * aggregation, progress and reports never delay a send.
+   */
+  readonly inThisThread?: boolean;
 }
 
 export async function runLoad(plan: LoadPlan, options: RunOptions = {}): Promise<RunResult> {
@@ -68,7 +75,7 @@ export async function runLoad(plan: LoadPlan, options: RunOptions = {}): Promise
   const count = plan.workers ?? 1;
   // Workers are started (threads up, modules loaded) before the clock starts.
   const workers =
-    count > 1
+    count > 1 || !options.inThisThread
       ? await LoadWorkers.start(plan, count, {
           metrics,
           byName,

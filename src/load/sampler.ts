@@ -217,10 +217,11 @@ export class IntervalSampler {
       this.#timeline.map((sample) => ({ ...sample.generator, dropped: sample.dropped })),
       run,
     );
+    // One worker's figures are the run's: listed per worker only when there are several.
     const workers = this.#health.workers?.();
     return {
       timeline: this.#timeline,
-      generator: workers ? { ...judged, workers } : judged,
+      generator: workers && workers.length > 1 ? { ...judged, workers } : judged,
       windowResults: this.#trackers.map((tracker) => tracker?.finish()),
       abortedBy: this.#abortedBy,
       memoryErrors: this.#memoryErrors,

@@ -10,6 +10,7 @@
  * A worker that fails or exits before it has finished fails the whole run (load_worker_failed):
  * carrying on would silently offer a lower rate than asked.
  */
+import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { BulwarkError } from "../errors.js";
 import {
@@ -42,7 +43,7 @@ export interface WorkerReport {
 }
 
 type WorkerMessage =
-  | { readonly type: "ready" }
+  | { readonly type: "ready"; readonly newSpaceBytes: number }
   | { readonly type: "report"; readonly id: number; readonly report: WorkerReport }
   | {
       readonly type: "done";
@@ -56,6 +57,8 @@ interface Slot {
   readonly worker: Worker;
   readonly index: number;
   ready: boolean;
+  /** The worker's young-generation size when it started (its new space, bytes). */
+  newSpaceBytes: number;
   done: boolean;
   run: RunHealth | undefined;
   endedAt: number | undefined;
@@ -84,10 +87,36 @@ export interface LoadWorkersOptions {
 const START_DELAY_MS = 50;
 
 /**
+ * The young generation's semi-spaces of every worker thread, in MB, fixed from the start.
+ *
+ * V8 starts a thread's semi-spaces small (1–4 MB) and doubles them, up to 16 MB on 64-bit, each
+ * time the bytes that survived collections since the last growth exceed their size. A generator
+ * allocates at a steady pace for hours, so they grow in steps well into a long run, and each step
+ * adds tens of MB of resident memory: a 3-minute run at 1,000 req/s drifted 26 % (docs/
+ * performance.md, "Load"). Starting them at their maximum removes the drift: the same run, and a
+ * 10-minute one, stayed within ±7 %.
+ *
+ * The sizes are V8 flags, read when an isolate is created, so they are set in this process
+ * before the first worker starts and apply to the workers' isolates, not to this thread's (which
+ * only aggregates). Node refuses these flags in NODE_OPTIONS; setting them here is what makes
+ * `bulwark load` flat without a special command line.
+ */
+export const WORKER_SEMI_SPACE_MB = 16;
+let youngGenerationFixed = false;
+
+function fixYoungGeneration(): void {
+  if (youngGenerationFixed) return;
+  setFlagsFromString(`--min-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
+  setFlagsFromString(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
+  youngGenerationFixed = true;
+}
+
+/**
  * Starts a worker thread on load-worker. From source (tests run TypeScript through tsx), the
  * worker first registers tsx's loader: Node 20 does not pass the parent's module hooks on.
  */
 function spawn(input: WorkerInput): Worker {
+  fixYoungGeneration();
   const here = import.meta.url;
   if (here.endsWith(".ts")) {
     const tsx = import.meta.resolve("tsx/esm/api");
@@ -124,6 +153,7 @@ export class LoadWorkers {
         worker,
         index,
         ready: false,
+        newSpaceBytes: 0,
         done: false,
         run: undefined,
         endedAt: undefined,
@@ -163,6 +193,11 @@ export class LoadWorkers {
 
   get count(): number {
     return this.#slots.length;
+  }
+
+  /** Each worker's young-generation size as it started (bytes): WORKER_SEMI_SPACE_MB at least. */
+  get newSpaceBytes(): readonly number[] {
+    return this.#slots.map((slot) => slot.newSpaceBytes);
   }
 
   /** The epoch time (ms) at which every worker starts; returns it. Then wait with `finished`. */
@@ -255,6 +290,7 @@ export class LoadWorkers {
   #receive(slot: Slot, message: WorkerMessage): void {
     if (message.type === "ready") {
       slot.ready = true;
+      slot.newSpaceBytes = message.newSpaceBytes;
       this.#checkReady();
     } else if (message.type === "report") {
       // A flush that crossed the worker's "done" is answered after it: its health would cover

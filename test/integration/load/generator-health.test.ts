@@ -53,7 +53,8 @@ test("an event loop blocked in-process (a test hook, not a user feature) makes t
   }, 50);
   let summary: ReturnType<typeof buildSummary>;
   try {
-    summary = buildSummary(plan, await runLoad(plan));
+    // In this thread: in a worker thread (the default) the block would not reach the generator.
+    summary = buildSummary(plan, await runLoad(plan, { inThisThread: true }));
   } finally {
     clearInterval(blocker);
   }

@@ -142,14 +142,18 @@ export async function startBenchServer() {
   };
 }
 
-/** Makes sure database `bench` holds the pgbench data set; returns its size in bytes. */
-export function ensureBenchData(server) {
-  const exists = server.psql("postgres", "select count(*) from pg_database where datname = 'bench'") === "1";
+/**
+ * Makes sure `database` (default `bench`) holds the pgbench data set, with pgbench_accounts split
+ * into `partitions` range partitions when above 0 (pgbench --partitions); returns its size in bytes.
+ */
+export function ensureBenchData(server, { database = "bench", partitions = 0 } = {}) {
+  const exists =
+    server.psql("postgres", `select count(*) from pg_database where datname = '${database}'`) === "1";
   const ready =
-    exists && server.psql("bench", "select count(*) from pg_class where relname = 'bench_ready'") === "1";
+    exists && server.psql(database, "select count(*) from pg_class where relname = 'bench_ready'") === "1";
   if (!ready) {
-    if (exists) server.psql("postgres", "drop database bench");
-    server.psql("postgres", "create database bench");
+    if (exists) server.psql("postgres", `drop database ${database}`);
+    server.psql("postgres", `create database ${database}`);
     const started = Date.now();
     const result = spawnSync(
       join(PG_BIN, "pgbench"),
@@ -157,6 +161,7 @@ export function ensureBenchData(server) {
         "-i",
         "-s",
         String(SCALE),
+        ...(partitions > 0 ? [`--partitions=${partitions}`] : []),
         "-q",
         "-h",
         "127.0.0.1",
@@ -164,16 +169,18 @@ export function ensureBenchData(server) {
         String(server.port),
         "-U",
         "postgres",
-        "bench",
+        database,
       ],
       { env: { ...process.env, PGPASSWORD: server.password }, stdio: ["ignore", "inherit", "inherit"] },
     );
     if (result.status !== 0) throw new Error("pgbench -i failed");
-    server.psql("bench", "vacuum analyze");
-    server.psql("bench", "create table bench_ready (at timestamptz default now())");
-    console.error(`generated pgbench -s ${SCALE} in ${((Date.now() - started) / 1000).toFixed(0)}s`);
+    server.psql(database, "vacuum analyze");
+    server.psql(database, "create table bench_ready (at timestamptz default now())");
+    console.error(
+      `generated pgbench -s ${SCALE}${partitions > 0 ? ` --partitions=${partitions}` : ""} in ${((Date.now() - started) / 1000).toFixed(0)}s`,
+    );
   }
-  return Number(server.psql("bench", "select pg_database_size('bench')"));
+  return Number(server.psql(database, `select pg_database_size('${database}')`));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

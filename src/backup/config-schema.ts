@@ -66,6 +66,15 @@ export const backupSectionSchema = z
     keyFile: z.string().min(1).optional().describe("encryption key file (32 bytes, raw or base64)"),
     passphrase: z.string().min(1).optional().describe("encryption passphrase, as a reference"),
     compression: z.number().int().min(0).max(9).optional().describe("pg_dump -Z level"),
+    jobs: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe(
+        "pg_dumps at once, above 1 a split backup (default 1: one artifact); pg_restores at once for restore and drill",
+      ),
     pgBin: z.string().min(1).optional().describe("directory of pg_dump and pg_restore"),
     retention: z
       .object({

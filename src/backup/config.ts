@@ -171,3 +171,15 @@ export function repositoryFrom(
 ): BackupRepository {
   return new BackupRepository(openStore(requireRepo(flag, section, command), section));
 }
+
+/** --jobs N (1..64; flag wins over backup.jobs; default 1): pg_dump or pg_restore processes at once. */
+export function jobsFrom(flag: string | undefined, section: BackupSection): number {
+  if (flag === undefined) return section.jobs ?? 1;
+  if (!/^[0-9]{1,2}$/.test(flag) || Number(flag) < 1 || Number(flag) > 64) {
+    throw new BulwarkError(
+      "usage",
+      `--jobs must be a whole number from 1 to 64, got ${JSON.stringify(flag)}`,
+    );
+  }
+  return Number(flag);
+}

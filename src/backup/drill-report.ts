@@ -18,7 +18,7 @@ export function renderMarkdown(report: DrillReport): string {
     `# Restore drill ${report.ok ? "passed" : "FAILED"}: backup ${report.backup.id}`,
     "",
     `- started ${report.startedAt}, finished ${report.finishedAt}, bulwark ${report.tool.version}`,
-    `- backup of database \`${report.backup.database}\`, snapshot ${report.backup.snapshotTakenAt}, ${report.backup.size} bytes, key ${report.backup.keyId}`,
+    `- backup of database \`${report.backup.database}\`, snapshot ${report.backup.snapshotTakenAt}, ${report.backup.size} bytes, key ${report.backup.keyId}, ${report.backup.format === "split" ? `split into ${report.backup.artifacts} artifacts, restored by ${report.restoreJobs} pg_restore processes at once` : "one artifact"}`,
     `- repository ${report.backup.repository}; restored on ${report.server} into scratch database \`${report.scratchDatabase}\` (${report.scratchDropped ? "dropped" : "NOT dropped"})`,
     "",
     "## Objectives",

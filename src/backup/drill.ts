@@ -12,7 +12,7 @@ import { BulwarkError, isBulwarkError } from "../errors.js";
 import { VERSION } from "../version.js";
 import type { BackupKey } from "./backup-key.js";
 import { connect, type DbTarget, withDatabase } from "./connection.js";
-import type { Manifest } from "./manifest.js";
+import { isSplit, type Manifest } from "./manifest.js";
 import type { BackupRepository } from "./repository.js";
 import { type PhaseTimings, type RestoreProgress, restoreBackup } from "./restore-backup.js";
 import { applyTextFormSettings, listTables, tableStats } from "./table-stats.js";
@@ -30,6 +30,8 @@ export interface DrillOptions {
   /** RPO is measured to this time instead of now (the moment data was lost). */
   readonly incidentTime?: Date | undefined;
   readonly pgBin?: string | undefined;
+  /** pg_restore processes at once for a split backup (restore-split.ts). */
+  readonly jobs?: number;
   readonly signal?: AbortSignal;
   readonly onProgress?: (progress: RestoreProgress | { phase: "verify"; table: string }) => void;
 }
@@ -69,7 +71,12 @@ export interface DrillReport {
     readonly size: number;
     readonly keyId: string;
     readonly repository: string;
+    /** "custom" (one artifact) or "split" (`backup --jobs`), and how many artifacts. */
+    readonly format: Manifest["dump"]["format"];
+    readonly artifacts: number;
   };
+  /** pg_restore processes at once: 1 for a single artifact, else the drill's --jobs. */
+  readonly restoreJobs: number;
   readonly server: string;
   readonly scratchDatabase: string;
   readonly scratchDropped: boolean;
@@ -217,6 +224,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
           target: scratchTarget,
           freshTarget: true,
           pgBin: options.pgBin,
+          ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
           ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         });
@@ -303,7 +311,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       size: manifest.size,
       keyId: manifest.encryption.keyId,
       repository: options.repo.location,
+      format: manifest.dump.format,
+      artifacts: manifest.artifacts.length,
     },
+    restoreJobs: isSplit(manifest) ? (options.jobs ?? 1) : 1,
     server: server.display,
     scratchDatabase: scratch,
     scratchDropped,

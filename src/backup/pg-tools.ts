@@ -46,15 +46,21 @@ export interface RunningProgram {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
+export interface ProgramStdio {
+  /** With stdin "pipe": keep stdout as a pipe (pg_restore --list) instead of discarding it. */
+  readonly stdout?: "pipe";
+}
+
 export function startProgram(
   program: string,
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   stdin: "pipe" | "ignore",
+  stdio: ProgramStdio = {},
 ): RunningProgram {
   const child = spawn(program, [...args], {
     env,
-    stdio: [stdin, stdin === "pipe" ? "ignore" : "pipe", "pipe"],
+    stdio: [stdin, stdin === "pipe" && stdio.stdout === undefined ? "ignore" : "pipe", "pipe"],
   });
   let stderr = "";
   child.stderr?.setEncoding("utf8");

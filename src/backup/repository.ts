@@ -23,6 +23,7 @@ import {
   type VerifiedRecord,
   verifiedSchema,
 } from "./manifest.js";
+import { mapLimited } from "./map-limited.js";
 import { type ObjectStore, objectKey } from "./object-store.js";
 import { S3ObjectStore } from "./s3-object-store.js";
 import { isS3Location, resolveS3Settings } from "./s3-settings.js";
@@ -71,24 +72,6 @@ function processAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
-}
-
-/** Runs `task` over `items`, at most `limit` at a time (S3: one request each). */
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  task: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      out[index] = await task(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 export class BackupRepository<M extends RepositoryManifest = Manifest> {
@@ -150,7 +133,7 @@ export class BackupRepository<M extends RepositoryManifest = Manifest> {
     if (content === null) return { problem: "no manifest (incomplete or interrupted)" };
     try {
       const parsed = this.schema.safeParse(JSON.parse(content.toString("utf8")));
-      if (!parsed.success) return { problem: "manifest does not match format version 1" };
+      if (!parsed.success) return { problem: "manifest does not match a known format version" };
       if (parsed.data.id !== id) return { problem: `manifest names a different backup (${parsed.data.id})` };
       return parsed.data;
     } catch {
@@ -160,6 +143,7 @@ export class BackupRepository<M extends RepositoryManifest = Manifest> {
 
   async list(): Promise<RepositoryListing<M>> {
     const ids = (await this.store.listChildren()).filter((id) => BACKUP_ID.test(id));
+    // At most 16 at a time: on S3, one request each.
     const read = await mapLimited(ids, 16, async (id) => ({ id, manifest: await this.readManifest(id) }));
     const backups: M[] = [];
     const incomplete: IncompleteBackup[] = [];

@@ -43,8 +43,7 @@ const TEXT_FORM_SETTINGS = [
 ];
 
 /** Ordinary tables whose data pg_dump dumps: not system, not temporary, not owned by an extension. */
-const LIST_TABLES = `
-select n.nspname as schema, c.relname as name
+const TABLES = `
 from pg_class c join pg_namespace n on n.oid = c.relnamespace
 where c.relkind = 'r'
   and n.nspname not in ('pg_catalog', 'information_schema')
@@ -53,6 +52,9 @@ where c.relkind = 'r'
     select 1 from pg_depend d
     where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')
 order by 1, 2`;
+const LIST_TABLES = `select n.nspname as schema, c.relname as name ${TABLES}`;
+/** Heap and TOAST bytes (pg_table_size, no indexes): what pg_dump's COPY of the table reads. */
+const TABLE_SIZES = `select n.nspname as schema, c.relname as name, pg_table_size(c.oid)::float8 as bytes ${TABLES}`;
 
 /** Live columns in order, with the base type of domains. */
 const LIST_COLUMNS = `
@@ -88,6 +90,13 @@ function quoteIdent(name: string): string {
 
 export async function listTables(client: pg.Client): Promise<{ schema: string; name: string }[]> {
   return (await client.query<{ schema: string; name: string }>(LIST_TABLES)).rows;
+}
+
+/** The tables of listTables with their size, for balancing a split backup (split-plan.ts). */
+export async function tableSizes(
+  client: pg.Client,
+): Promise<{ schema: string; name: string; bytes: number }[]> {
+  return (await client.query<{ schema: string; name: string; bytes: number }>(TABLE_SIZES)).rows;
 }
 
 /** Must run inside a transaction (the settings are SET LOCAL). */

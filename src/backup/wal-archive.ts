@@ -17,13 +17,14 @@ import { pipeline } from "node:stream/promises";
 import { BulwarkError } from "../errors.js";
 import { createDecryptStream, createEncryptStream } from "./artifact-crypto.js";
 import type { BackupKey } from "./backup-key.js";
+import { type BackupKeys, keyForArtifact, primaryKey } from "./key-ring.js";
 import type { ObjectStore } from "./object-store.js";
 
 /** Segments, partial segments, backup history and timeline history files. */
 const WAL_NAME = /^(?:[0-9A-F]{24}(?:\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)$/;
 
 /** Archived WAL lives under `wal/` in the repository: `wal/<name>.bwenc`. */
-function walKey(name: string): string {
+export function walKey(name: string): string {
   return `wal/${name}.bwenc`;
 }
 
@@ -45,13 +46,13 @@ function collect(parts: Buffer[]): Writable {
   });
 }
 
-async function encryptToBuffer(content: Buffer, key: BackupKey): Promise<Buffer> {
+export async function encryptToBuffer(content: Buffer, key: BackupKey): Promise<Buffer> {
   const parts: Buffer[] = [];
   await pipeline(Readable.from([content]), await createEncryptStream(key), collect(parts));
   return Buffer.concat(parts);
 }
 
-async function decryptToBuffer(encrypted: Buffer, key: BackupKey): Promise<Buffer> {
+export async function decryptToBuffer(encrypted: Buffer, key: BackupKey): Promise<Buffer> {
   const parts: Buffer[] = [];
   await pipeline(Readable.from([encrypted]), createDecryptStream(key), collect(parts));
   return Buffer.concat(parts);
@@ -60,11 +61,13 @@ async function decryptToBuffer(encrypted: Buffer, key: BackupKey): Promise<Buffe
 /**
  * Archives one WAL file; "stored", or "already archived" when the same content is there. The
  * encrypted segment (16 MiB by default) is written with one atomic put: a local temp file,
- * fsync and rename, or one S3 PUT, so an archived name never holds half a segment.
+ * fsync and rename, or one S3 PUT, so an archived name never holds half a segment. With several
+ * keys (a key rotation, `bulwark backup rekey`), the first encrypts and the archived copy is
+ * compared under whichever key it names.
  */
 export async function pushWal(
   store: ObjectStore,
-  key: BackupKey,
+  keys: BackupKeys,
   walPath: string,
 ): Promise<"stored" | "already archived"> {
   const name = basename(walPath);
@@ -80,29 +83,39 @@ export async function pushWal(
   }
   const archived = await store.get(walKey(name));
   if (archived) {
+    const key = keyForArtifact(keys, archived, `the archived ${name}`);
     if ((await decryptToBuffer(archived, key)).equals(content)) return "already archived";
     throw new BulwarkError(
       "backup_failed",
       `${name} is already archived with different content; refusing to overwrite it (two clusters archiving into one repository?)`,
     );
   }
-  await store.put(walKey(name), await encryptToBuffer(content, key));
+  await store.put(walKey(name), await encryptToBuffer(content, primaryKey(keys)));
   return "stored";
 }
 
-/** Restores one archived WAL file to `destination`; false when it is not in the archive. */
+/**
+ * Restores one archived WAL file to `destination`; false when it is not in the archive. With
+ * several keys, the one the archived file names decrypts it (segments under the old and the new
+ * key during a key rotation).
+ */
 export async function fetchWal(
   store: ObjectStore,
-  key: BackupKey,
+  keys: BackupKeys,
   name: string,
   destination: string,
 ): Promise<boolean> {
   checkName(name);
-  const source = await store.open(walKey(name));
-  if (!source) return false;
+  const archived = await store.get(walKey(name));
+  if (!archived) return false;
+  const key = keyForArtifact(keys, archived, `the archived ${name}`);
   const temp = join(dirname(destination), `.${basename(destination)}.${process.pid}.tmp`);
   try {
-    await pipeline(source, createDecryptStream(key), createWriteStream(temp, { mode: 0o600 }));
+    await pipeline(
+      Readable.from([archived]),
+      createDecryptStream(key),
+      createWriteStream(temp, { mode: 0o600 }),
+    );
     renameSync(temp, destination);
   } catch (error) {
     rmSync(temp, { force: true });

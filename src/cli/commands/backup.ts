@@ -5,7 +5,7 @@
 import { resolve } from "node:path";
 import { generateKeyFile } from "../../backup/backup-key.js";
 import { baseRepository, createBaseBackup } from "../../backup/base-backup.js";
-import { backupSection, loadKey, repositoryFrom, retentionFrom } from "../../backup/config.js";
+import { backupSection, jobsFrom, loadKey, repositoryFrom, retentionFrom } from "../../backup/config.js";
 import { resolveDbTarget } from "../../backup/connection.js";
 import { createBackup, DEFAULT_COMPRESSION } from "../../backup/create-backup.js";
 import { parseCron } from "../../backup/cron.js";
@@ -13,6 +13,9 @@ import { formatMs } from "../../backup/drill.js";
 import type { Manifest } from "../../backup/manifest.js";
 import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
 import { executeBasePrune, executePrune, planBasePrune, planPrune } from "../../backup/prune.js";
+import { rekeyRepository } from "../../backup/rekey.js";
+import { loadNewKey } from "../../backup/rekey-new-key.js";
+import { describeRekey, formatRekeyProgress } from "../../backup/rekey-report.js";
 import type { BackupRepository } from "../../backup/repository.js";
 import { hasRules, type RetentionPolicy } from "../../backup/retention.js";
 import { openRunAudit } from "../../backup/run-audit.js";
@@ -29,6 +32,7 @@ const HELP = `usage: bulwark backup [--db URL] --repo DIR|s3://BUCKET/PREFIX --k
                             [--keep-monthly N] [--max-age D] [--dry-run] [--repo DIR|s3://…]
        bulwark backup --schedule CRON [--metrics-listen HOST:PORT] [--keep-… N] [options]
        bulwark backup keygen --out FILE
+       bulwark backup rekey --key-file OLD --new-key-file NEW [--dry-run] [--repo DIR|s3://…]
 
 Encrypted, verifiable PostgreSQL backups (docs/disaster-recovery.md). A backup is pg_dump's
 custom format, compressed by pg_dump, streamed through AES-256-GCM into <repo>/<id>/, with a
@@ -47,6 +51,9 @@ written last: an interrupted backup is never listed.
   --key-file FILE     encryption key (backup.keyFile; or backup.passphrase: \${file:…})
   --compress N        pg_dump -Z (zlib) level 0..9 (default 1: fast; 6 is pg_dump's default,
                       smaller and slower; see docs/performance.md)
+  --jobs N            pg_dumps at once, 1..64 (backup.jobs; default 1: one artifact); above
+                      1 a split backup: schema.bwenc plus data-NNNN.bwenc artifacts of the
+                      biggest tables, all in the same snapshot, restorable with restore --jobs
   --base              a physical base backup of the whole cluster (pg_basebackup) for
                       point-in-time recovery with archived WAL (\`bulwark wal\`), kept in
                       <repo>/base/ (\`backup list --base\` lists them); restore it with
@@ -61,13 +68,21 @@ written last: an interrupted backup is never listed.
   --metrics-listen HOST:PORT   with --schedule: Prometheus metrics at /metrics
                       (bulwark_backup_runs_total{result}, _last_success_timestamp_seconds, …)
   --out FILE          keygen: the key file to create (mode 0600; never overwritten)
-  --dry-run           prune: show what would be removed, remove nothing
+  --new-key-file FILE rekey: re-encrypt every backup, base backup and archived WAL file made
+                      with --key-file (or backup.keyFile / backup.passphrase) under this key
+                      (mode 0600); crash-safe, rerun to finish; re-encrypted backups get new
+                      ids (same time stamp); see docs/disaster-recovery.md#keys-and-key-rotation
+  --new-passphrase-file FILE   rekey: the new key as a passphrase read from a mode-0600 file
+  --dry-run           prune: show what would be removed, remove nothing; rekey: show what
+                      would be re-encrypted, change nothing
   --keep-last N, --keep-daily N, --keep-weekly N, --keep-monthly N, --max-age D (30d, 12h)
                       prune: retention rules; a backup is kept when any rule keeps it, and
                       the newest verified backup is always kept (backup.retention)
 
 exit codes: 0 ok, 2 usage or config error, 3 runtime failure (database unreachable, repository
-full, pg_dump failed), 130 interrupted (the partial backup is removed).`;
+full, pg_dump failed), 130 interrupted (the partial backup is removed). rekey: 0 nothing left
+under the old key, 1 some items still under it (failed, or made during the run: run again),
+2 usage or key file error, 3 wrong old key or repository failure, 130 interrupted.`;
 
 const COMMON = {
   config: { type: "string", short: "c" },
@@ -94,7 +109,7 @@ function describe(manifest: Manifest, verified: boolean): string[] {
     `  database    ${manifest.database} on ${manifest.source} (PostgreSQL ${manifest.serverVersion})`,
     `  snapshot    ${manifest.snapshot.takenAt} (${manifest.snapshot.id})`,
     `  took        ${formatMs(duration)}, ${manifest.startedAt} → ${manifest.finishedAt}`,
-    `  size        ${formatBytes(manifest.size)} (pg_dump -Fc -Z${manifest.dump.compression}, ${manifest.encryption.algorithm}, key ${manifest.encryption.keyId})`,
+    `  size        ${formatBytes(manifest.size)} (pg_dump -Fc -Z${manifest.dump.compression}${manifest.dump.format === "split" ? `, split: ${manifest.artifacts.length} artifacts by ${manifest.dump.jobs} jobs` : ""}, ${manifest.encryption.algorithm}, key ${manifest.encryption.keyId})`,
     ...manifest.artifacts.map(
       (artifact) => `  artifact    ${artifact.name} ${artifact.size} bytes sha256 ${artifact.sha256}`,
     ),
@@ -125,6 +140,7 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
       db: { type: "string" },
       "key-file": { type: "string" },
       compress: { type: "string" },
+      jobs: { type: "string" },
       "pg-bin": { type: "string" },
       schedule: { type: "string" },
       "metrics-listen": { type: "string" },
@@ -135,7 +151,7 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
   if (positionals.length > 0) {
     throw new BulwarkError(
       "usage",
-      `unknown subcommand ${JSON.stringify(positionals[0])}; expected list, show, prune or keygen`,
+      `unknown subcommand ${JSON.stringify(positionals[0])}; expected list, show, prune, keygen or rekey`,
     );
   }
   const json = jsonFormat(values.format);
@@ -146,6 +162,7 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
       throw new BulwarkError("usage", `--compress must be 0..9, got ${JSON.stringify(values.compress)}`);
     compression = Number(values.compress);
   }
+  const jobs = jobsFrom(values.jobs, section);
   const repo = repositoryFrom(values.repo, section, "backup");
   const key = await loadKey(values["key-file"], section, "backup");
   const target = resolveDbTarget(values.db ?? section.db, { password: section.password });
@@ -166,6 +183,7 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
       repo,
       key,
       compression,
+      jobs,
       pgBin,
       policy,
     });
@@ -177,8 +195,8 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
     );
   }
   if (values.base) {
-    if (values.compress !== undefined)
-      throw new BulwarkError("usage", "--compress does not apply to --base backups");
+    if (values.compress !== undefined || values.jobs !== undefined)
+      throw new BulwarkError("usage", "--compress and --jobs do not apply to --base backups");
     say(`base backup of the cluster at ${target.display} into ${repo.location}/base`);
     const base = await withInterrupt("interrupted; removing the partial base backup", (signal) =>
       createBaseBackup({ target, store: repo.store, key, pgBin, signal }),
@@ -200,6 +218,7 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
       repo,
       key,
       compression,
+      jobs,
       pgBin,
       signal,
       onStarted: (id) => say(`backup ${id} started`),
@@ -220,6 +239,7 @@ async function scheduled(options: {
   repo: BackupRepository;
   key: Awaited<ReturnType<typeof loadKey>>;
   compression: number;
+  jobs: number;
   pgBin: string | undefined;
   policy: RetentionPolicy;
 }): Promise<number> {
@@ -274,6 +294,7 @@ async function scheduled(options: {
             repo: options.repo,
             key: options.key,
             compression: options.compression,
+            jobs: options.jobs,
             pgBin: options.pgBin,
             signal: runSignal,
           }),
@@ -424,11 +445,54 @@ async function keygen(argv: readonly string[]): Promise<number> {
   return ExitCode.Ok;
 }
 
+async function rekey(argv: readonly string[]): Promise<number> {
+  const { values } = parseFlags("backup", argv, {
+    ...COMMON,
+    "key-file": { type: "string" },
+    "new-key-file": { type: "string" },
+    "new-passphrase-file": { type: "string" },
+    "dry-run": { type: "boolean" },
+  });
+  const json = jsonFormat(values.format);
+  const section = backupSection(values.config);
+  const repo = repositoryFrom(values.repo, section, "backup");
+  const oldKey = await loadKey(values["key-file"], section, "backup");
+  const newKey = await loadNewKey(values["new-key-file"], values["new-passphrase-file"]);
+  const dryRun = values["dry-run"] === true;
+  const progress = progressLine();
+  const result = await withInterrupt(
+    "interrupted; stopping after cleaning up the item in progress",
+    (signal) => {
+      // Said once Ctrl-C is handled: from here on it stops the rekey cleanly.
+      say(
+        `${dryRun ? "planning the re-encryption of" : "re-encrypting"} ${repo.location}: key ${oldKey.id} → ${newKey.id}`,
+      );
+      return rekeyRepository({
+        store: repo.store,
+        oldKey,
+        newKey,
+        dryRun,
+        signal,
+        onProgress: (p) => progress.update(formatRekeyProgress(p)),
+        onEvent: (line) => {
+          progress.finish();
+          say(line);
+        },
+      }).finally(() => progress.finish());
+    },
+  );
+  say(describeRekey(result).join("\n"));
+  if (json) printJson(result);
+  if (result.interrupted) return ExitCode.Interrupted;
+  return result.complete || result.dryRun ? ExitCode.Ok : ExitCode.Failed;
+}
+
 const SUBCOMMANDS: Record<string, (argv: readonly string[]) => Promise<number>> = {
   list,
   show,
   prune,
   keygen,
+  rekey,
 };
 
 export const backupCommand: Command = {

@@ -3,10 +3,11 @@
  * src/backup/drill.ts and drill-report.ts.
  */
 import { resolve } from "node:path";
-import { backupSection, loadKey, repositoryFrom } from "../../backup/config.js";
+import { backupSection, jobsFrom, loadKey, repositoryFrom } from "../../backup/config.js";
 import { resolveDbTarget } from "../../backup/connection.js";
 import { runDrill } from "../../backup/drill.js";
 import { renderSummary, writeEvidence } from "../../backup/drill-report.js";
+import { isSplit } from "../../backup/manifest.js";
 import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
 import { parseDuration } from "../../config/units.js";
 import { BulwarkError } from "../../errors.js";
@@ -32,6 +33,8 @@ Markdown evidence. A passing drill marks the backup verified (prune always keeps
   --incident-time T   ISO 8601 time data was lost: RPO is measured to it instead of now
   --evidence-dir DIR  where drill-<time>.json and .md go (default .bulwark/evidence)
   --no-evidence       do not write evidence files
+  --jobs N            pg_restore processes at once for a split backup, 1..64 (backup.jobs;
+                      default 1); a single-artifact backup restores with one
   --format json       print the report as JSON on stdout
   -c, --config FILE   read settings from the \`backup:\` section of FILE (flags win)
   --repo DIR|s3://BUCKET/PREFIX, --key-file FILE, --pg-bin DIR   as for \`bulwark backup\`
@@ -60,6 +63,7 @@ export const drillCommand: Command = {
       "incident-time": { type: "string" },
       "evidence-dir": { type: "string" },
       "no-evidence": { type: "boolean" },
+      jobs: { type: "string" },
       format: { type: "string" },
       config: { type: "string", short: "c" },
       repo: { type: "string" },
@@ -94,6 +98,7 @@ export const drillCommand: Command = {
         );
       }
     }
+    const jobs = jobsFrom(values.jobs, section);
     const rtoObjectiveMs = duration("rto");
     const rpoObjectiveMs = duration("rpo");
     const repo = repositoryFrom(values.repo, section, "drill");
@@ -104,6 +109,11 @@ export const drillCommand: Command = {
     say(
       `drill: restoring backup ${manifest.id} (${manifest.database}) into a scratch database on ${server.display}`,
     );
+    if (jobs > 1 && !isSplit(manifest)) {
+      say(
+        `note: backup ${manifest.id} is a single artifact (taken without --jobs): it is restored by one pg_restore, in one transaction`,
+      );
+    }
     const progress = progressLine();
     const report = await withInterrupt("interrupted; dropping the scratch database", (signal) =>
       runDrill({
@@ -116,6 +126,7 @@ export const drillCommand: Command = {
         rpoObjectiveMs,
         incidentTime,
         pgBin: values["pg-bin"] ?? section.pgBin,
+        jobs,
         signal,
         onProgress: (p) =>
           progress.update(

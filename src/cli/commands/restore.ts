@@ -5,9 +5,10 @@
 
 import { resolve } from "node:path";
 import { restorePointInTime } from "../../backup/base-backup.js";
-import { backupSection, loadKey, repositoryFrom } from "../../backup/config.js";
+import { backupSection, jobsFrom, loadKey, repositoryFrom } from "../../backup/config.js";
 import { resolveDbTarget } from "../../backup/connection.js";
 import { formatMs } from "../../backup/drill.js";
+import { isSplit } from "../../backup/manifest.js";
 import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
 import { restoreBackup } from "../../backup/restore-backup.js";
 import { isS3Location } from "../../backup/s3-settings.js";
@@ -15,20 +16,26 @@ import { BulwarkError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
 import { type Command, parseFlags, say } from "../command.js";
 
-const HELP = `usage: bulwark restore ID|latest --to URL --repo DIR --key-file FILE [--clean] [options]
+const HELP = `usage: bulwark restore ID|latest --to URL --repo DIR --key-file FILE [--clean] [--jobs N] [options]
        bulwark restore [BASE-ID|latest] --data-dir DIR [--to-time T] --repo DIR --key-file FILE
 
 Restores a backup (docs/disaster-recovery.md). Before the target is touched, the manifest's
-HMAC is checked, the artifact's size and SHA-256 are checked against it, and every chunk is
-decrypted and authenticated; a wrong key, a tampered or a truncated artifact stops here. Then the artifact
-is decrypted into pg_restore's stdin (plaintext never touches disk), in one transaction: if
-pg_restore fails, the target is left as it was.
+HMAC is checked, every artifact's size and SHA-256 are checked against it, and every chunk is
+decrypted and authenticated; a wrong key, a tampered, truncated or missing artifact stops here. Then
+the artifact is decrypted into pg_restore's stdin (plaintext never touches disk), in one
+transaction: if pg_restore fails, the target is left as it was.
 
   --to URL            target database, postgres://user@host:port/db; it must exist and be
                       empty unless --clean (password: PGPASSWORD / PGPASSFILE, never in argv)
   --clean             drop and replace the objects the backup holds (pg_restore --clean
                       --if-exists); other objects in the target are left alone
   --no-owner          do not restore ownership and privileges (target without the same roles)
+  --jobs N            pg_restore processes at once for a split backup (\`backup --jobs\`), 1..64
+                      (backup.jobs; default 1): schema, then the data artifacts in parallel,
+                      then indexes and keys in parallel, then foreign keys and the rest. Not one
+                      transaction: if it fails after the schema step, the target holds a partial
+                      restore (drop it, or restore again with --clean). A single-artifact backup
+                      restores as always (one process, one transaction)
   -c, --config FILE   read repo, keyFile/passphrase and pgBin from the \`backup:\` section
   --repo DIR|s3://BUCKET/PREFIX   repository (a directory or an S3 bucket; S3 settings and
                       credentials as for \`bulwark backup\`)
@@ -41,12 +48,9 @@ empty data directory and configures recovery: restore_command fetches archived W
 Without a BASE-ID, the newest base backup finished before T is used. Start PostgreSQL on the
 directory as its user to run the recovery.
 
-Not done: --jobs (parallel restore): pg_restore restores in parallel only from a seekable file,
-and the plaintext dump is never written to disk.
-
 exit codes: 0 restored, 1 refused (target not empty), 2 usage or config error, 3 runtime
 failure (wrong key, corrupt or truncated artifact, missing manifest, pg_restore failed),
-130 interrupted (the target is left unchanged).`;
+130 interrupted (the target is left unchanged, except a split backup's partial restore).`;
 
 async function pointInTime(
   values: {
@@ -124,6 +128,7 @@ export const restoreCommand: Command = {
         to: { type: "string" },
         clean: { type: "boolean" },
         "no-owner": { type: "boolean" },
+        jobs: { type: "string" },
         config: { type: "string", short: "c" },
         repo: { type: "string" },
         "key-file": { type: "string" },
@@ -134,13 +139,17 @@ export const restoreCommand: Command = {
       },
       true,
     );
-    if (values["data-dir"] !== undefined || values["to-time"] !== undefined)
+    if (values["data-dir"] !== undefined || values["to-time"] !== undefined) {
+      if (values.jobs !== undefined)
+        throw new BulwarkError("usage", "--jobs is for logical backups, not --data-dir");
       return pointInTime(values, positionals);
+    }
     if (positionals.length !== 1) {
       throw new BulwarkError("usage", "give one backup id or latest: bulwark restore ID|latest --to URL");
     }
     if (!values.to) throw new BulwarkError("usage", "bulwark restore needs --to URL (the target database)");
     const section = backupSection(values.config);
+    const jobs = jobsFrom(values.jobs, section);
     const repo = repositoryFrom(values.repo, section, "restore");
     const manifest = await repo.find(positionals[0]!);
     const key = await loadKey(values["key-file"], section, "restore");
@@ -148,8 +157,15 @@ export const restoreCommand: Command = {
     say(
       `restoring backup ${manifest.id} (${manifest.database}, snapshot ${manifest.snapshot.takenAt}) into ${target.display}`,
     );
+    const split = isSplit(manifest);
+    if (jobs > 1 && !split) {
+      say(
+        `note: backup ${manifest.id} is a single artifact (taken without --jobs): it is restored by one pg_restore, in one transaction`,
+      );
+    }
     const progress = progressLine();
-    const timings = await withInterrupt("interrupted; rolling back the restore", (signal) =>
+    const interrupted = split ? "interrupted; stopping the restore" : "interrupted; rolling back the restore";
+    const timings = await withInterrupt(interrupted, (signal) =>
       restoreBackup({
         repo,
         manifest,
@@ -157,6 +173,7 @@ export const restoreCommand: Command = {
         target,
         clean: values.clean === true,
         noOwner: values["no-owner"] === true,
+        jobs,
         pgBin: values["pg-bin"] ?? section.pgBin,
         signal,
         onProgress: (p) => progress.update(`  ${p.phase} ${formatBytes(p.bytes)} of ${formatBytes(p.total)}`),

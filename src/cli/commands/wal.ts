@@ -3,6 +3,8 @@
  * WAL archiving into the encrypted repository for point-in-time recovery. Wiring only: the logic
  * is in src/backup/wal-archive.ts.
  */
+import { resolve } from "node:path";
+import { readKeyFile } from "../../backup/backup-key.js";
 import { backupSection, loadKey, repositoryFrom } from "../../backup/config.js";
 import { fetchWal, pushWal } from "../../backup/wal-archive.js";
 import { BulwarkError } from "../../errors.js";
@@ -25,6 +27,9 @@ which is how recovery finds the end of the archive.
   --repo DIR|s3://BUCKET/PREFIX, --key-file FILE, -c FILE
                                           as for \`bulwark backup\` (the server's user must be able
                                           to read the key and write the repository)
+  --key-file NEW --key-file OLD           during a key rotation (\`bulwark backup rekey\`): push
+                                          encrypts with the first; push and fetch read each
+                                          archived file with the key it names
 
 exit codes: 0 archived / fetched, 1 fetch: not in the archive, 2 usage error, 3 failure.`;
 
@@ -45,7 +50,7 @@ export const walCommand: Command = {
       {
         config: { type: "string", short: "c" },
         repo: { type: "string" },
-        "key-file": { type: "string" },
+        "key-file": { type: "string", multiple: true },
         help: { type: "boolean", short: "h" },
       },
       true,
@@ -61,7 +66,13 @@ export const walCommand: Command = {
     }
     const section = backupSection(values.config);
     const repo = repositoryFrom(values.repo, section, "wal").store;
-    const key = await loadKey(values["key-file"], section, "wal");
+    // Several --key-file during a key rotation (`bulwark backup rekey`): the first encrypts what
+    // push stores; each archived file is read with the key it names.
+    const files = values["key-file"] ?? [];
+    const key =
+      files.length > 1
+        ? files.map((file) => readKeyFile(resolve(file)))
+        : await loadKey(files[0], section, "wal");
     if (action === "push") {
       await pushWal(repo, key, positionals[0]!);
       return ExitCode.Ok;

@@ -60,6 +60,11 @@ export interface RequestContext {
   rateLimitDecisions: readonly GcraDecision[] | null;
   /** The brute-force stage's lock-out keys, for counting failures after the response. */
   lockoutKeys: LockoutKeys | null;
+  /**
+   * The upstream exchange in progress, told when the client connection closes. The request's one
+   * 'close' listener (server.ts) calls it, which spares a listener of its own per request.
+   */
+  upstreamExchange: { clientClosed(): void } | null;
 }
 
 export interface LockoutKeys {

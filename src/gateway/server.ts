@@ -473,14 +473,17 @@ export class Gateway {
     const runtime = this.runtime;
     const startedAt = performance.now();
     this.inFlight++;
-    this.metrics.inFlight.inc();
+    this.metrics.inFlight++;
     const bytesWrittenAtStart = "stream" in req ? 0 : req.socket.bytesWritten;
     const arrival = arrive(runtime, req);
     const { target, validHost, route } = arrival;
     const ctx = contextFor(runtime, req, res, listener, arrival, startedAt);
     const chain = route ? runtime.chains[route.index]! : runtime.fallbackChain;
 
-    res.once("close", () => this.complete(ctx, bytesWrittenAtStart));
+    res.once("close", () => {
+      this.complete(ctx, bytesWrittenAtStart);
+      ctx.upstreamExchange?.clientClosed();
+    });
     if (this.state === "draining" && "shouldKeepAlive" in res) res.shouldKeepAlive = false;
 
     let early: ErrorCode | undefined;
@@ -651,7 +654,7 @@ export class Gateway {
 
   private complete(ctx: RequestContext, bytesWrittenAtStart: number): void {
     this.inFlight--;
-    this.metrics.inFlight.dec();
+    this.metrics.inFlight--;
     const res = ctx.res;
     const aborted = !res.writableFinished;
     const status = aborted && !res.headersSent ? 499 : res.statusCode;
@@ -916,6 +919,7 @@ function contextFor(
     preReadBody: undefined,
     rateLimitDecisions: null,
     lockoutKeys: null,
+    upstreamExchange: null,
   };
 }
 

@@ -31,9 +31,10 @@ export const securityHeadersStage: StageFactory = (route) => {
     name: "security-headers",
     onResponse: function applySecurityHeaders(ctx, head) {
       const headers = head.headers;
-      // Gateway-made answers carry no upstream banners.
+      // Gateway-made answers carry no upstream banners. The proxy already leaves them out when it
+      // copies the upstream's head (upstream/proxy.ts), so this finds none there and deletes nothing.
       if (stripBanners && !head.fromGateway) {
-        for (const name of Object.keys(headers)) if (BANNER_HEADERS.has(name)) delete headers[name];
+        for (const name in headers) if (BANNER_HEADERS.has(name)) delete headers[name];
       }
       const plan = ctx.secure ? onSecure : onPlaintext;
       for (const header of plan) {

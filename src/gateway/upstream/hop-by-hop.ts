@@ -69,17 +69,19 @@ export function forwardableRequestHeaders(rawHeaders: readonly string[], keepUpg
 }
 
 /**
- * The upstream response headers without hop-by-hop ones, as a new object. Copying is cheaper
- * than deleting: a delete turns the object into a slow dictionary for every later access.
+ * The upstream response headers without hop-by-hop ones, and without the names in `drop` (the
+ * banners a route strips), as a new object. Copying is cheaper than deleting: a delete turns the
+ * object into a slow dictionary for every later access, the header writing included.
  */
 export function responseHeadersWithoutHopByHop(
   headers: Record<string, string | string[] | undefined>,
+  drop?: ReadonlyMap<string, unknown> | ReadonlySet<string>,
 ): Record<string, string | string[]> {
   const listed = connectionListed(headers.connection);
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || listed?.has(name) || drop?.has(name)) continue;
     out[name] = value;
   }
   return out;

@@ -7,6 +7,7 @@ import type { ServerResponse } from "node:http";
 import type { Dispatcher } from "undici";
 import { type ErrorCode, isBulwarkError } from "../../errors.js";
 import type { RequestContext } from "../context.js";
+import { BANNER_HEADERS } from "../header-profiles.js";
 import { runResponseStages, type StageChain } from "../pipeline.js";
 import { forwardPreReadBody } from "../request-body.js";
 import { rewritePath } from "../request-target.js";
@@ -82,24 +83,23 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   private clientGone = false;
   private done = false;
 
+  private onDrain: (() => void) | undefined;
+
   constructor(
     private readonly ctx: RequestContext,
     private readonly chain: StageChain,
     private readonly body: BodyGuard | undefined,
     private readonly finish: (outcome: ProxyOutcome) => void,
   ) {
-    ctx.res.once("close", this.onClientClose);
+    ctx.upstreamExchange = this;
   }
 
-  private readonly onClientClose = (): void => {
+  /** The client response closed (server.ts's 'close' listener); aborts unless it had finished. */
+  clientClosed(): void {
     if (this.done || this.ctx.res.writableFinished) return;
     this.clientGone = true;
     this.controller?.abort(new Error("client closed the connection"));
-  };
-
-  private readonly onDrain = (): void => {
-    this.controller?.resume();
-  };
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
@@ -115,7 +115,12 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return;
     const head: ResponseHead = {
       status: statusCode,
-      headers: responseHeadersWithoutHopByHop(headers),
+      // Banners are left out while copying (the security-headers stage would otherwise delete
+      // them, which makes the object slow for everything after it).
+      headers: responseHeadersWithoutHopByHop(
+        headers,
+        this.ctx.route.headers.stripBanners ? BANNER_HEADERS : undefined,
+      ),
       fromGateway: false,
     };
     try {
@@ -138,6 +143,8 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     const res = this.ctx.res as ServerResponse;
     if (!res.write(chunk)) {
       controller.pause();
+      // Made on first need: most responses never fill the client's buffer.
+      this.onDrain ??= () => this.controller?.resume();
       res.once("drain", this.onDrain);
     }
   }
@@ -162,7 +169,7 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   private settle(outcome: ProxyOutcome): void {
     if (this.done) return;
     this.done = true;
-    this.ctx.res.off("close", this.onClientClose);
+    if (this.ctx.upstreamExchange === this) this.ctx.upstreamExchange = null;
     if (this.body) {
       this.ctx.bytesIn = this.body.bytes;
       // An unfinished request body must not keep the client's stream flowing into nothing.

@@ -26,14 +26,18 @@ describe("csrf tokens in HTML forms, in Chromium", () => {
   let stack: SignInStack;
   let chromium: TestChromium;
   let page: Page;
+  let submissions = 0;
 
   /** Replaces the page with a form posting to /echo and submits it; gives the page it lands on. */
   async function submit(enctype: string, fields: string, file?: { name: string; size: number }) {
+    // Each form posts to its own URL: the page already sits on /echo, and waiting for a URL the
+    // page is already at returns before the browser has even sent the form.
+    const action = `/echo?submission=${++submissions}`;
     await page.evaluate(
-      ({ enctype, fields }) => {
-        document.body.innerHTML = `<form id="f" method="post" action="/echo" enctype="${enctype}">${fields}</form>`;
+      ({ enctype, fields, action }) => {
+        document.body.innerHTML = `<form id="f" method="post" action="${action}" enctype="${enctype}">${fields}</form>`;
       },
-      { enctype, fields },
+      { enctype, fields, action },
     );
     if (file) {
       await page.setInputFiles('input[type="file"]', {
@@ -43,7 +47,7 @@ describe("csrf tokens in HTML forms, in Chromium", () => {
       });
     }
     await Promise.all([
-      page.waitForURL(`${stack.url()}/echo`),
+      page.waitForURL(`${stack.url()}${action}`),
       page.evaluate(() => (document.getElementById("f") as HTMLFormElement).submit()),
     ]);
     return JSON.parse((await page.textContent("body")) ?? "{}") as Echo & { code?: string };

@@ -89,8 +89,9 @@ test("--max-queue 0 drops at once when the connection is busy (k6 semantics)", a
     maxQueue: "0",
   });
   assert.ok(summary.dropped >= 70, `dropped ${summary.dropped}`);
-  // nothing waited, so corrected latency stays near service time
-  assert.ok(summary.latency.p99! < 120, `p99 ${summary.latency.p99}`);
+  // nothing waited, so corrected latency stays near the 50 ms service time; a queue would have
+  // pushed it towards the whole second (the bound leaves room for a loaded machine)
+  assert.ok(summary.latency.p99! < 300, `p99 ${summary.latency.p99}`);
 });
 
 test("the closed model loops request→response per VU", async () => {

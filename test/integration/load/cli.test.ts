@@ -5,26 +5,20 @@
  * command as users run it (npm test builds dist/ first).
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { main } from "../../../src/cli/main.js";
 import { ExitCode } from "../../../src/exit-codes.js";
 import { finished, runCli, spawnCli, waitForOutput } from "../../support/cli.js";
-import { refusedUrl, startTarget, type TargetServer } from "./target-server.js";
+import { refusedUrl, type TargetServer, withTargetAndTempDir } from "./target-server.js";
 
 let target: TargetServer;
 let dir: string;
 
-before(async () => {
-  target = await startTarget();
-  dir = mkdtempSync(join(tmpdir(), "bulwark-load-"));
-});
-
-after(async () => {
-  await target.close();
-  rmSync(dir, { recursive: true, force: true });
+withTargetAndTempDir("bulwark-load-", (started, made) => {
+  target = started;
+  dir = made;
 });
 
 function readJson(file: string): Record<string, unknown> {

@@ -4,27 +4,21 @@
  * can send — is marked invalid with a reason; a calm run is valid.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { buildPlan } from "../../../src/load/plan.js";
 import { buildSummary, renderSummary } from "../../../src/load/report.js";
 import { runLoad } from "../../../src/load/run.js";
 import { runCli } from "../../support/cli.js";
-import { refusedUrl, startTarget, type TargetServer } from "./target-server.js";
+import { refusedUrl, type TargetServer, withTargetAndTempDir } from "./target-server.js";
 
 let target: TargetServer;
 let dir: string;
 
-before(async () => {
-  target = await startTarget();
-  dir = mkdtempSync(join(tmpdir(), "bulwark-load-health-"));
-});
-
-after(async () => {
-  await target.close();
-  rmSync(dir, { recursive: true, force: true });
+withTargetAndTempDir("bulwark-load-health-", (started, made) => {
+  target = started;
+  dir = made;
 });
 
 test("a calm run at 20 req/s is valid and reports its own health per interval", async () => {

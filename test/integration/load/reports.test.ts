@@ -2,27 +2,21 @@
  * --report FILE.md / FILE.html and the evidence copy, through the CLI against a real server.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { main } from "../../../src/cli/main.js";
 import { ExitCode } from "../../../src/exit-codes.js";
 import type { LoadSummary } from "../../../src/load/report.js";
 import { renderReport } from "../../../src/load/report-documents.js";
-import { startTarget, type TargetServer } from "./target-server.js";
+import { type TargetServer, withTargetAndTempDir } from "./target-server.js";
 
 let target: TargetServer;
 let dir: string;
 
-before(async () => {
-  target = await startTarget();
-  dir = mkdtempSync(join(tmpdir(), "bulwark-load-reports-"));
-});
-
-after(async () => {
-  await target.close();
-  rmSync(dir, { recursive: true, force: true });
+withTargetAndTempDir("bulwark-load-reports-", (started, made) => {
+  target = started;
+  dir = made;
 });
 
 test("Markdown and self-contained HTML reports carry the JSON's figures; evidence has kind, version and times", async () => {

@@ -5,8 +5,12 @@
  *   /status/NNN   answers with that status
  *   anything else answers "ok" at once
  */
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before } from "node:test";
 
 export interface TargetServer {
   readonly url: string;
@@ -74,4 +78,22 @@ export async function refusedUrl(): Promise<string> {
   const port = (server.address() as AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}/`;
+}
+
+/**
+ * Starts a target and makes a temporary directory before the file's tests, and removes both
+ * after them; `use` receives them once they exist.
+ */
+export function withTargetAndTempDir(prefix: string, use: (target: TargetServer, dir: string) => void): void {
+  let target: TargetServer | undefined;
+  let dir: string | undefined;
+  before(async () => {
+    target = await startTarget();
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    use(target, dir);
+  });
+  after(async () => {
+    await target?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 }

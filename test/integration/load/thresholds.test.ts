@@ -2,28 +2,22 @@
  * Sliding-window, per-request-name and abortOnFail thresholds against real local servers.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { main } from "../../../src/cli/main.js";
 import { ExitCode } from "../../../src/exit-codes.js";
 import { buildPlan } from "../../../src/load/plan.js";
 import { buildSummary } from "../../../src/load/report.js";
 import { runLoad } from "../../../src/load/run.js";
-import { startTarget, type TargetServer } from "./target-server.js";
+import { type TargetServer, withTargetAndTempDir } from "./target-server.js";
 
 let target: TargetServer;
 let dir: string;
 
-before(async () => {
-  target = await startTarget();
-  dir = mkdtempSync(join(tmpdir(), "bulwark-load-thresholds-"));
-});
-
-after(async () => {
-  await target.close();
-  rmSync(dir, { recursive: true, force: true });
+withTargetAndTempDir("bulwark-load-thresholds-", (started, made) => {
+  target = started;
+  dir = made;
 });
 
 test("a 1.5 s stall passes a whole-run p(80) but fails the same bar over 1 s windows", async () => {

@@ -7,10 +7,9 @@
  * Tolerances are generous: the machine running the tests has 2 cores shared with other work.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { isBulwarkError } from "../../../src/errors.js";
 import { ExitCode } from "../../../src/exit-codes.js";
 import { findLimit } from "../../../src/load/find-limit.js";
@@ -21,19 +20,14 @@ import { renderReport } from "../../../src/load/report-documents.js";
 import { runLoad } from "../../../src/load/run.js";
 import { LoadWorkers, WORKER_SEMI_SPACE_MB } from "../../../src/load/workers.js";
 import { finished, spawnCli, waitForOutput } from "../../support/cli.js";
-import { startTarget, type TargetServer } from "./target-server.js";
+import { type TargetServer, withTargetAndTempDir } from "./target-server.js";
 
 let target: TargetServer;
 let dir: string;
 
-before(async () => {
-  target = await startTarget();
-  dir = mkdtempSync(join(tmpdir(), "bulwark-load-workers-"));
-});
-
-after(async () => {
-  await target.close();
-  rmSync(dir, { recursive: true, force: true });
+withTargetAndTempDir("bulwark-load-workers-", (started, made) => {
+  target = started;
+  dir = made;
 });
 
 async function run(input: LoadInput) {

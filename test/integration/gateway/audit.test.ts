@@ -261,7 +261,11 @@ describe("audit trail survives SIGKILL of bulwark serve", () => {
           answered.push(id);
         }
       });
-      await new Promise((resolve) => setTimeout(resolve, 700));
+      // Kill once a good number of requests was answered (each waits for an fsync, which a busy
+      // machine makes slow), so the kill lands in the middle of the load, not before it.
+      for (let waited = 0; answered.length < 50 && waited < 15_000; waited += 20) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       child.kill("SIGKILL");
       await Promise.all(load);
       assert.ok(answered.length > 20, `only ${answered.length} requests answered before the kill`);

@@ -89,7 +89,7 @@ export const ErrorCodes = {
   backup_repo_denied: { status: 500, title: "backup repository access denied", exit: ExitCode.Runtime },
   backup_repo_missing: { status: 500, title: "backup repository bucket missing", exit: ExitCode.Runtime },
   backup_interrupted: { status: 500, title: "backup interrupted", exit: ExitCode.Interrupted },
-  backup_rekey_busy: { status: 409, title: "another rekey is running", exit: ExitCode.Runtime },
+  backup_rekey_busy: { status: 409, title: "repository locked by a rekey or prune", exit: ExitCode.Runtime },
   restore_target_not_empty: { status: 500, title: "restore target not empty", exit: ExitCode.Failed },
   restore_failed: { status: 500, title: "restore failed", exit: ExitCode.Runtime },
 

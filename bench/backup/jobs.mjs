@@ -10,14 +10,13 @@
 // tables a split backup can spread over its streams, unlike the one big table of plain pgbench.
 //
 //   npm run build && node bench/backup/jobs.mjs [--rounds 3] [--jobs 2] [--partitions 4]
-import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureBenchData, PG_BIN, SCALE, startBenchServer } from "./database.mjs";
-import { median, timed } from "./measure.mjs";
+import { timed } from "./measure.mjs";
+import { benchSession, bulwarkArgs, medians, roundLine, seconds, writeResults } from "./session.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -30,29 +29,17 @@ const rounds = Number(values.rounds);
 const jobs = Number(values.jobs);
 const partitions = Number(values.partitions);
 const database = partitions > 0 ? `bench_p${partitions}` : "bench";
-const here = dirname(fileURLToPath(import.meta.url));
-const bulwark = resolve(here, "../../bin/bulwark.js");
 
 const server = await startBenchServer();
 const work = mkdtempSync(join(tmpdir(), "bulwark-bench-jobs-"));
 try {
   const databaseBytes = ensureBenchData(server, { database, partitions });
-  const env = {
-    ...process.env,
-    PGHOST: "127.0.0.1",
-    PGPORT: String(server.port),
-    PGUSER: "postgres",
-    PGPASSWORD: server.password,
-    PGDATABASE: database,
-  };
-  delete env.DATABASE_URL;
-  const keyFile = join(work, "bench.key");
-  writeFileSync(keyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
+  const { env, keyFile, url } = benchSession(server, database, work);
   const repoOne = join(work, "repo-1");
   const repoMany = join(work, `repo-${jobs}`);
   const dumpDir = join(work, "plain.dir");
-  const dbUrl = `postgres://postgres@127.0.0.1:${server.port}/${database}`;
-  const targetUrl = `postgres://postgres@127.0.0.1:${server.port}/bench_restore`;
+  const dbUrl = url();
+  const targetUrl = url("bench_restore");
   const labels = {
     backupOne: "bulwark backup --jobs 1",
     backupMany: `bulwark backup --jobs ${jobs}`,
@@ -65,20 +52,7 @@ try {
   const backup = (repo, n) =>
     timed(
       process.execPath,
-      [
-        bulwark,
-        "backup",
-        "--db",
-        dbUrl,
-        "--repo",
-        repo,
-        "--key-file",
-        keyFile,
-        "--pg-bin",
-        PG_BIN,
-        "--jobs",
-        String(n),
-      ],
+      bulwarkArgs(["backup", "--db", dbUrl], repo, keyFile, ["--jobs", String(n)]),
       env,
     );
   const freshTarget = () => {
@@ -88,21 +62,7 @@ try {
   const restore = (repo, n) =>
     timed(
       process.execPath,
-      [
-        bulwark,
-        "restore",
-        "latest",
-        "--to",
-        targetUrl,
-        "--repo",
-        repo,
-        "--key-file",
-        keyFile,
-        "--pg-bin",
-        PG_BIN,
-        "--jobs",
-        String(n),
-      ],
+      bulwarkArgs(["restore", "latest", "--to", targetUrl], repo, keyFile, ["--jobs", String(n)]),
       env,
     );
 
@@ -126,28 +86,13 @@ try {
     results.plainRestoreDir.push(
       await timed(join(PG_BIN, "pg_restore"), ["-j", String(jobs), "-d", "bench_restore", dumpDir], env),
     );
-    console.error(
-      `round ${round}: ${Object.entries(results)
-        .map(
-          ([name, list]) =>
-            `${name} ${(list.at(-1).wallMs / 1000).toFixed(2)}s (cpu ${(list.at(-1).cpuMs / 1000).toFixed(2)}s, others ${list.at(-1).foreignCpuPercent}%)`,
-        )
-        .join(", ")}`,
-    );
+    console.error(roundLine(round, results));
   }
   server.psql("postgres", "drop database if exists bench_restore");
 
-  const summary = {};
-  for (const [name, list] of Object.entries(results)) {
-    summary[name] = {
-      wallMs: median(list.map((run) => run.wallMs)),
-      cpuMs: median(list.map((run) => run.cpuMs)),
-      foreignCpuPercent: median(list.map((run) => run.foreignCpuPercent)),
-    };
-  }
+  const summary = medians(results, ["wallMs", "cpuMs", "foreignCpuPercent"]);
   const base = { backupOne: "backupOne", backupMany: "backupOne", plainDumpDir: "backupOne" };
   const baseOf = (name) => base[name] ?? "restoreOne";
-  const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
   console.log(
     `\npgbench -s ${SCALE}${partitions > 0 ? ` --partitions=${partitions}` : ""} (${(databaseBytes / 1024 ** 3).toFixed(2)} GiB), medians of ${rounds} rounds, ${cpus().length} CPUs shared\n`,
   );
@@ -159,16 +104,17 @@ try {
       `| ${labels[name].padEnd(30)} | ${seconds(summary[name].wallMs).padStart(9)} | ${`${ratio.toFixed(2)}×`.padStart(11)} | ${seconds(summary[name].cpuMs).padStart(9)} | ${`${summary[name].foreignCpuPercent}%`.padStart(11)} |`,
     );
   }
-  const resultsDir = resolve(here, "../results");
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(
-    resultsDir,
-    `backup-jobs-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`,
-  );
-  writeFileSync(
-    file,
-    `${JSON.stringify({ kind: "bench-backup-jobs", scale: SCALE, partitions, databaseBytes, rounds, jobs, cpus: cpus().length, runs: results, summary }, null, 2)}\n`,
-  );
+  const file = writeResults("backup-jobs", {
+    kind: "bench-backup-jobs",
+    scale: SCALE,
+    partitions,
+    databaseBytes,
+    rounds,
+    jobs,
+    cpus: cpus().length,
+    runs: results,
+    summary,
+  });
   console.error(`wrote ${file}`);
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -9,43 +9,30 @@
 //
 //   npm run build && node bench/backup/run.mjs [--rounds 3] [--no-compression]
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { createBrotliCompress, createGzip, constants as zlib } from "node:zlib";
 import { ensureBenchData, PG_BIN, SCALE, startBenchServer } from "./database.mjs";
-import { CLOCK_TICKS, cpuTicks, median, timed } from "./measure.mjs";
+import { CLOCK_TICKS, cpuTicks, timed } from "./measure.mjs";
+import { benchSession, bulwarkArgs, medians, roundLine, seconds, writeResults } from "./session.mjs";
 
 const { values } = parseArgs({
   options: { rounds: { type: "string", default: "3" }, "no-compression": { type: "boolean" } },
 });
 const rounds = Number(values.rounds);
-const here = dirname(fileURLToPath(import.meta.url));
-const bulwark = resolve(here, "../../bin/bulwark.js");
 
 const server = await startBenchServer();
 const work = mkdtempSync(join(tmpdir(), "bulwark-bench-backup-"));
 try {
   const databaseBytes = ensureBenchData(server);
-  const env = {
-    ...process.env,
-    PGHOST: "127.0.0.1",
-    PGPORT: String(server.port),
-    PGUSER: "postgres",
-    PGPASSWORD: server.password,
-    PGDATABASE: "bench",
-  };
-  delete env.DATABASE_URL;
-  const keyFile = join(work, "bench.key");
-  writeFileSync(keyFile, randomBytes(32).toString("base64"), { mode: 0o600 });
+  const { env, keyFile, url } = benchSession(server, "bench", work);
   const repo = join(work, "repo");
   const dumpFile = join(work, "plain.dump");
-  const dbUrl = `postgres://postgres@127.0.0.1:${server.port}/bench`;
-  const serverUrl = `postgres://postgres@127.0.0.1:${server.port}/postgres`;
+  const dbUrl = url();
+  const serverUrl = url("postgres");
   const results = {
     plainDump: [],
     bulwarkBackup: [],
@@ -60,19 +47,7 @@ try {
     plainRestore: "pg_restore -d DB FILE",
     bulwarkDrill: "bulwark drill restore",
   };
-  const backupArgs = (extra) => [
-    bulwark,
-    "backup",
-    "--db",
-    dbUrl,
-    "--repo",
-    repo,
-    "--key-file",
-    keyFile,
-    "--pg-bin",
-    PG_BIN,
-    ...extra,
-  ];
+  const backupArgs = (extra) => bulwarkArgs(["backup", "--db", dbUrl], repo, keyFile, extra);
 
   console.error(
     `database bench: pgbench -s ${SCALE}, ${(databaseBytes / 1024 ** 3).toFixed(2)} GiB; ${rounds} rounds`,
@@ -93,31 +68,11 @@ try {
     results.bulwarkDrill.push(
       await timed(
         process.execPath,
-        [
-          bulwark,
-          "drill",
-          "restore",
-          "--db",
-          serverUrl,
-          "--repo",
-          repo,
-          "--key-file",
-          keyFile,
-          "--pg-bin",
-          PG_BIN,
-          "--no-evidence",
-        ],
+        bulwarkArgs(["drill", "restore", "--db", serverUrl], repo, keyFile, ["--no-evidence"]),
         env,
       ),
     );
-    console.error(
-      `round ${round}: ${Object.entries(results)
-        .map(
-          ([name, list]) =>
-            `${name} ${(list.at(-1).wallMs / 1000).toFixed(2)}s (cpu ${(list.at(-1).cpuMs / 1000).toFixed(2)}s, others ${list.at(-1).foreignCpuPercent}%)`,
-        )
-        .join(", ")}`,
-    );
+    console.error(roundLine(round, results));
   }
   const dumpBytes = statSync(dumpFile).size;
 
@@ -156,13 +111,7 @@ try {
     }
   }
 
-  const summary = {};
-  for (const [name, list] of Object.entries(results)) {
-    summary[name] = {
-      wallMs: median(list.map((run) => run.wallMs)),
-      cpuMs: median(list.map((run) => run.cpuMs)),
-    };
-  }
+  const summary = medians(results, ["wallMs", "cpuMs"]);
   const ratio = (name, base, what) => summary[name][what] / summary[base][what];
   const ratios = {
     backup: {
@@ -178,7 +127,6 @@ try {
       cpu: ratio("bulwarkDrill", "plainRestore", "cpuMs"),
     },
   };
-  const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
   const row = (name, r) =>
     `| ${labels[name].padEnd(30)} | ${seconds(summary[name].wallMs).padStart(9)} | ${r ? `${r.wall.toFixed(2)}×` : "1"} | ${seconds(summary[name].cpuMs).padStart(9)} | ${r ? `${r.cpu.toFixed(2)}×` : "1"} |`;
   console.log(
@@ -195,16 +143,18 @@ try {
     `\ntargets ≤ 1.25× (wall): backup ${ratios.backup.wall <= 1.25 ? "met" : "MISSED"}, drill ${ratios.drill.wall <= 1.25 ? "met" : "MISSED"}`,
   );
 
-  const resultsDir = resolve(here, "../results");
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(
-    resultsDir,
-    `backup-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z.json`,
-  );
-  writeFileSync(
-    file,
-    `${JSON.stringify({ kind: "bench-backup", scale: SCALE, databaseBytes, dumpBytes, rounds, cpus: cpus().length, runs: results, summary, ratios, compression }, null, 2)}\n`,
-  );
+  const file = writeResults("backup", {
+    kind: "bench-backup",
+    scale: SCALE,
+    databaseBytes,
+    dumpBytes,
+    rounds,
+    cpus: cpus().length,
+    runs: results,
+    summary,
+    ratios,
+    compression,
+  });
   console.error(`wrote ${file}`);
 } finally {
   rmSync(work, { recursive: true, force: true });

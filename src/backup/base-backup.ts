@@ -19,6 +19,7 @@ import { expectArchive } from "./archive-check.js";
 import { createDecryptStream, createEncryptStream, DEFAULT_CHUNK_LOG2 } from "./artifact-crypto.js";
 import type { BackupKey } from "./backup-key.js";
 import { childEnv, connect, type DbTarget } from "./connection.js";
+import { type BackupKeys, keyForId } from "./key-ring.js";
 import { artifactsSchema, BACKUP_ID, encryptionSchema } from "./manifest.js";
 import { manifestMac } from "./manifest-mac.js";
 import type { ObjectStore } from "./object-store.js";
@@ -203,7 +204,11 @@ function confString(value: string): string {
 
 export interface PointInTimeOptions {
   readonly store: ObjectStore;
-  readonly key: BackupKey;
+  /**
+   * One key, or several during a key rotation: the base backup is opened with the key its
+   * manifest names, and restore_command passes every key file (in fetchFlags) to `wal fetch`.
+   */
+  readonly key: BackupKeys;
   /** A base backup id, or "latest" (with a target time: the newest finished before it). */
   readonly id: string;
   readonly dataDir: string;
@@ -238,7 +243,8 @@ export async function restorePointInTime(options: PointInTimeOptions): Promise<B
       `base backup ${manifest.id} was taken with archive_mode off: WAL after it is not archived, so it cannot recover to a point in time`,
     );
   }
-  await verifyArtifacts(repo, manifest, options.key);
+  const key = keyForId(options.key, manifest.encryption.keyId, `backup ${manifest.id}`);
+  await verifyArtifacts(repo, manifest, key);
 
   let existing: string[] = [];
   try {
@@ -256,7 +262,7 @@ export async function restorePointInTime(options: PointInTimeOptions): Promise<B
   const source = await repo.openArtifact(manifest.id, BASE_ARTIFACT);
   const tar = startProgram("tar", ["-x", "-f", "-", "-C", options.dataDir], process.env, "pipe");
   const [, exit] = await Promise.all([
-    pipeline(source, createDecryptStream(options.key), tar.child.stdin!),
+    pipeline(source, createDecryptStream(key), tar.child.stdin!),
     tar.exited,
   ]);
   if (exit.code !== 0)

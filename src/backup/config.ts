@@ -13,6 +13,7 @@ import { parseDuration } from "../config/units.js";
 import { BulwarkError } from "../errors.js";
 import { type BackupKey, keyFromPassphrase, readKeyFile } from "./backup-key.js";
 import { type BackupSection, backupSectionSchema } from "./config-schema.js";
+import type { BackupKeys } from "./key-ring.js";
 import { BackupRepository, openStore } from "./repository.js";
 import type { RetentionPolicy } from "./retention.js";
 import { isS3Location } from "./s3-settings.js";
@@ -133,6 +134,20 @@ export async function loadKey(
     "usage",
     `no encryption key: pass --key-file FILE (create one with \`bulwark backup keygen --out FILE\`) or set backup.passphrase; see \`bulwark ${command} --help\``,
   );
+}
+
+/**
+ * `--key-file` given several times (wal push/fetch, restore --data-dir during a key rotation:
+ * `bulwark backup rekey`): every file, the first one encrypting; once or not at all: loadKey.
+ */
+export async function loadKeys(
+  flags: readonly string[] | undefined,
+  section: BackupSection,
+  command: string,
+): Promise<BackupKeys> {
+  const files = flags ?? [];
+  if (files.length > 1) return files.map((file) => readKeyFile(resolve(file)));
+  return loadKey(files[0], section, command);
 }
 
 export function retentionFrom(

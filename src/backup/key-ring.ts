@@ -28,13 +28,20 @@ export function primaryKey(keys: BackupKeys): BackupKey {
  * backup_truncated for a bad header.
  */
 export function keyForArtifact(keys: BackupKeys, head: Buffer, what = "the artifact"): BackupKey {
-  const header = parseHeader(head.subarray(0, HEADER_LENGTH));
+  return keyForId(keys, parseHeader(head.subarray(0, HEADER_LENGTH)).keyId, what);
+}
+
+/**
+ * The key with id `keyId` (a manifest's or an artifact header's). Throws backup_wrong_key naming
+ * `what`, its key id and the ids given (ids reveal nothing about the keys).
+ */
+export function keyForId(keys: BackupKeys, keyId: string, what: string): BackupKey {
   const list = keyList(keys);
-  const key = list.find((candidate) => candidate.id === header.keyId);
+  const key = list.find((candidate) => candidate.id === keyId);
   if (key) return key;
   const given = list.map((candidate) => candidate.id).join(", ");
   throw new BulwarkError(
     "backup_wrong_key",
-    `wrong key: ${what} was encrypted with key ${header.keyId}, the key${list.length === 1 ? "" : "s"} given ${list.length === 1 ? "is" : "are"} ${given}`,
+    `wrong key: ${what} was encrypted with key ${keyId}, the key${list.length === 1 ? "" : "s"} given ${list.length === 1 ? "is" : "are"} ${given}`,
   );
 }

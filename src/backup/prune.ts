@@ -2,7 +2,8 @@
  * `bulwark backup prune`: apply the retention policy to a repository. The newest verified
  * backup — the newest with a passing drill, or if none has one, the newest whose artifacts still
  * match their SHA-256 — is never removed. Incomplete backups whose writer is gone are removed
- * too. Removal is crash-safe (BackupRepository.remove deletes the manifest first).
+ * too. Removal is crash-safe (BackupRepository.remove deletes the manifest first). A prune that
+ * removes holds the repository's `rekey.lock` (rekey-lock.ts): it is refused while a rekey runs.
  */
 import { createHash } from "node:crypto";
 import { Writable } from "node:stream";
@@ -11,6 +12,7 @@ import { BulwarkError, isBulwarkError } from "../errors.js";
 import { baseRepository } from "./base-backup.js";
 import type { Manifest } from "./manifest.js";
 import type { ObjectStore } from "./object-store.js";
+import { withRepositoryLock } from "./rekey-lock.js";
 import type { BackupRepository } from "./repository.js";
 import { decideRetention, hasRules, type RetentionDecision, type RetentionPolicy } from "./retention.js";
 import { listArchivedWal, removeArchivedWal, walBefore } from "./wal-archive.js";
@@ -141,4 +143,34 @@ export async function executeBasePrune(store: ObjectStore, plan: BasePrunePlan):
   const repo = baseRepository(store);
   for (const id of [...plan.decision.remove, ...plan.abandoned]) await repo.remove(id);
   await removeArchivedWal(store, plan.wal);
+}
+
+export interface PruneResult {
+  readonly plan: PrunePlan;
+  /** Undefined when the repository holds no base backups. */
+  readonly basePlan: BasePrunePlan | undefined;
+}
+
+/**
+ * `bulwark backup prune` and a scheduled run's retention: plans, and unless `dryRun` removes,
+ * holding the repository lock from planning to the last removal, so nothing is removed while
+ * `bulwark backup rekey` runs (backup_rekey_busy) and no rekey starts meanwhile. A dry run
+ * removes nothing and takes no lock.
+ */
+export async function pruneRepository(
+  repo: BackupRepository,
+  policy: RetentionPolicy,
+  options: { readonly dryRun?: boolean; readonly now?: Date } = {},
+): Promise<PruneResult> {
+  const plan = async (): Promise<PruneResult> => ({
+    plan: await planPrune(repo, policy, options.now),
+    basePlan: await planBasePrune(repo.store, policy, options.now),
+  });
+  if (options.dryRun) return plan();
+  return withRepositoryLock(repo.store, "prune", async () => {
+    const result = await plan();
+    await executePrune(repo, result.plan);
+    if (result.basePlan) await executeBasePrune(repo.store, result.basePlan);
+    return result;
+  });
 }

@@ -3,7 +3,8 @@
  * scheduled time (UTC), prunes after each success when retention rules are set, logs every run
  * as one JSON line, and counts runs in Prometheus metrics. Runs never overlap: the next time is
  * computed when a run ends, so a run that overruns skips the times it missed (as systemd timers
- * without Persistent=). A failed run is logged and counted; the schedule goes on.
+ * without Persistent=). A failed run is logged and counted; the schedule goes on. A prune that
+ * meets a running rekey is skipped for that run (the backup still counts as a success).
  */
 import { createServer, type Server } from "node:http";
 import client, { type Counter, type Gauge, Registry } from "prom-client";
@@ -111,6 +112,31 @@ function sleepUntil(time: Date, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * Retention after a successful run. A rekey holding the repository lock (backup_rekey_busy) skips
+ * this run's prune with one log line: the backup is made, and the next run prunes.
+ */
+async function applyRetention(
+  prune: () => Promise<PrunePlan>,
+  logger: Logger,
+  metrics: BackupMetrics,
+): Promise<void> {
+  let plan: PrunePlan;
+  try {
+    plan = await prune();
+  } catch (error) {
+    if (!isBulwarkError(error) || error.code !== "backup_rekey_busy") throw error;
+    logger.warn(
+      { event: "prune", result: "skipped", code: error.code },
+      `retention skipped this run, retried at the next: ${error.message}`,
+    );
+    return;
+  }
+  const removed = [...plan.decision.remove, ...plan.abandoned];
+  metrics.pruned.inc(removed.length);
+  logger.info({ event: "prune", removed, kept: plan.decision.keep.length }, "retention applied");
+}
+
 /** Runs until the signal aborts; returns whether a backup was interrupted. */
 export async function runSchedule(options: ScheduleOptions): Promise<{ interrupted: boolean }> {
   const { logger, metrics, signal } = options;
@@ -157,12 +183,7 @@ export async function runSchedule(options: ScheduleOptions): Promise<{ interrupt
         "backup complete",
       );
       backupId = manifest.id;
-      if (options.prune) {
-        const plan = await options.prune();
-        const removed = [...plan.decision.remove, ...plan.abandoned];
-        metrics.pruned.inc(removed.length);
-        logger.info({ event: "prune", removed, kept: plan.decision.keep.length }, "retention applied");
-      }
+      if (options.prune) await applyRetention(options.prune, logger, metrics);
       await audit("success", manifest.id);
     } catch (error) {
       if (signal.aborted) {

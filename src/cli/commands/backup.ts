@@ -12,8 +12,9 @@ import { parseCron } from "../../backup/cron.js";
 import { formatMs } from "../../backup/drill.js";
 import type { Manifest } from "../../backup/manifest.js";
 import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
-import { executeBasePrune, executePrune, planBasePrune, planPrune } from "../../backup/prune.js";
+import { pruneRepository } from "../../backup/prune.js";
 import { rekeyRepository } from "../../backup/rekey.js";
+import { lockHolder } from "../../backup/rekey-lock.js";
 import { loadNewKey } from "../../backup/rekey-new-key.js";
 import { describeRekey, formatRekeyProgress } from "../../backup/rekey-report.js";
 import type { BackupRepository } from "../../backup/repository.js";
@@ -73,14 +74,16 @@ written last: an interrupted backup is never listed.
                       (mode 0600); crash-safe, rerun to finish; re-encrypted backups get new
                       ids (same time stamp); see docs/disaster-recovery.md#keys-and-key-rotation
   --new-passphrase-file FILE   rekey: the new key as a passphrase read from a mode-0600 file
-  --dry-run           prune: show what would be removed, remove nothing; rekey: show what
-                      would be re-encrypted, change nothing
+  --dry-run           prune: show what would be removed, remove nothing (takes no lock);
+                      rekey: show what would be re-encrypted, change nothing
   --keep-last N, --keep-daily N, --keep-weekly N, --keep-monthly N, --max-age D (30d, 12h)
                       prune: retention rules; a backup is kept when any rule keeps it, and
                       the newest verified backup is always kept (backup.retention)
 
 exit codes: 0 ok, 2 usage or config error, 3 runtime failure (database unreachable, repository
-full, pg_dump failed), 130 interrupted (the partial backup is removed). rekey: 0 nothing left
+full, pg_dump failed; prune: a rekey of the repository is running, nothing removed), 130
+interrupted (the partial backup is removed). A backup during a rekey is made (with a note);
+prune and rekey hold <repo>/rekey.lock and refuse each other. rekey: 0 nothing left
 under the old key, 1 some items still under it (failed, or made during the run: run again),
 2 usage or key file error, 3 wrong old key or repository failure, 130 interrupted.`;
 
@@ -194,9 +197,10 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
       "--metrics-listen and retention flags go with --schedule; to prune now, run `bulwark backup prune`",
     );
   }
+  if (values.base && (values.compress !== undefined || values.jobs !== undefined))
+    throw new BulwarkError("usage", "--compress and --jobs do not apply to --base backups");
+  await noteRunningRekey(repo);
   if (values.base) {
-    if (values.compress !== undefined || values.jobs !== undefined)
-      throw new BulwarkError("usage", "--compress and --jobs do not apply to --base backups");
     say(`base backup of the cluster at ${target.display} into ${repo.location}/base`);
     const base = await withInterrupt("interrupted; removing the partial base backup", (signal) =>
       createBaseBackup({ target, store: repo.store, key, pgBin, signal }),
@@ -229,6 +233,21 @@ async function takeBackup(argv: readonly string[]): Promise<number> {
   say(`backup ${manifest.id} complete`);
   if (json) printJson(manifest);
   return ExitCode.Ok;
+}
+
+/**
+ * A backup is not held back by a rekey (backups must not stop for a long re-encryption): one made
+ * with the key being replaced stays under it, and the rekey reports it as remaining (exit 1), so
+ * the operator reruns the rekey; one made with the new key (step 2 of the documented order) is
+ * already done.
+ */
+async function noteRunningRekey(repo: BackupRepository): Promise<void> {
+  // Only a note: a repository that cannot be read fails the backup itself, with its own error.
+  const holder = await lockHolder(repo.store).catch(() => undefined);
+  if (holder?.operation !== "rekey") return;
+  say(
+    `note: a rekey of ${repo.location} is running (${holder.who}); a backup made with the key it replaces stays under that key and the rekey reports it as remaining: run the rekey again after it`,
+  );
 }
 
 async function scheduled(options: {
@@ -268,13 +287,7 @@ async function scheduled(options: {
     logger.info({ address: metricsServer.address }, "metrics listening");
   }
   const prune = hasRules(options.policy)
-    ? async () => {
-        const plan = await planPrune(options.repo, options.policy);
-        await executePrune(options.repo, plan);
-        const basePlan = await planBasePrune(options.repo.store, options.policy);
-        if (basePlan) await executeBasePrune(options.repo.store, basePlan);
-        return plan;
-      }
+    ? async () => (await pruneRepository(options.repo, options.policy)).plan
     : undefined;
   say(
     `backing up ${options.target.display} into ${options.repo.location} on schedule ${JSON.stringify(options.schedule)} (UTC); logs are JSON lines on stdout`,
@@ -398,13 +411,8 @@ async function prune(argv: readonly string[]): Promise<number> {
     keepMonthly: values["keep-monthly"],
     maxAgeMs: values["max-age"],
   });
-  const plan = await planPrune(repo, policy);
-  const basePlan = await planBasePrune(repo.store, policy);
   const dryRun = values["dry-run"] === true;
-  if (!dryRun) {
-    await executePrune(repo, plan);
-    if (basePlan) await executeBasePrune(repo.store, basePlan);
-  }
+  const { plan, basePlan } = await pruneRepository(repo, policy, { dryRun });
   if (json) {
     printJson({ dryRun, ...plan, base: basePlan ?? null });
     return ExitCode.Ok;

@@ -5,7 +5,7 @@
 
 import { resolve } from "node:path";
 import { restorePointInTime } from "../../backup/base-backup.js";
-import { backupSection, jobsFrom, loadKey, repositoryFrom } from "../../backup/config.js";
+import { backupSection, jobsFrom, loadKey, loadKeys, repositoryFrom } from "../../backup/config.js";
 import { resolveDbTarget } from "../../backup/connection.js";
 import { formatMs } from "../../backup/drill.js";
 import { isSplit } from "../../backup/manifest.js";
@@ -17,7 +17,7 @@ import { ExitCode } from "../../exit-codes.js";
 import { type Command, parseFlags, say } from "../command.js";
 
 const HELP = `usage: bulwark restore ID|latest --to URL --repo DIR --key-file FILE [--clean] [--jobs N] [options]
-       bulwark restore [BASE-ID|latest] --data-dir DIR [--to-time T] --repo DIR --key-file FILE
+       bulwark restore [BASE-ID|latest] --data-dir DIR [--to-time T] --repo DIR --key-file FILE [--key-file FILE]…
 
 Restores a backup (docs/disaster-recovery.md). Before the target is touched, the manifest's
 HMAC is checked, every artifact's size and SHA-256 are checked against it, and every chunk is
@@ -39,7 +39,10 @@ transaction: if pg_restore fails, the target is left as it was.
   -c, --config FILE   read repo, keyFile/passphrase and pgBin from the \`backup:\` section
   --repo DIR|s3://BUCKET/PREFIX   repository (a directory or an S3 bucket; S3 settings and
                       credentials as for \`bulwark backup\`)
-  --key-file FILE     encryption key the backup was made with
+  --key-file FILE     encryption key the backup was made with; with --data-dir, give it
+                      once per key during a key rotation (\`bulwark backup rekey\`): the base
+                      backup is opened with the key it names, and restore_command passes every
+                      key file to \`wal fetch\`, which reads each WAL file with the key it names
   --pg-bin DIR        directory of pg_restore
 
 Point-in-time recovery: --data-dir restores a base backup (\`bulwark backup --base\`) into a new,
@@ -56,7 +59,7 @@ async function pointInTime(
   values: {
     config?: string;
     repo?: string;
-    "key-file"?: string;
+    "key-file"?: string[];
     "data-dir"?: string;
     "to-time"?: string;
     to?: string;
@@ -88,14 +91,14 @@ async function pointInTime(
   }
   const section = backupSection(values.config);
   const repo = repositoryFrom(values.repo, section, "restore");
-  const key = await loadKey(values["key-file"], section, "restore");
+  const key = await loadKeys(values["key-file"], section, "restore");
   // restore_command runs `bulwark wal fetch` as the server's user, with the same repository and
-  // key; an S3 repository's settings and credentials come from the config file (or the server's
+  // keys (every --key-file, during a key rotation: WAL archived under the old and the new key);
+  // an S3 repository's settings and credentials come from the config file (or the server's
   // environment), never from the command line.
-  const fetchFlags = ["--repo", repo.location];
-  if (values["key-file"] ?? section.keyFile)
-    fetchFlags.push("--key-file", resolve(values["key-file"] ?? section.keyFile!));
-  if (values.config && (!(values["key-file"] ?? section.keyFile) || isS3Location(repo.location)))
+  const keyFiles = values["key-file"]?.length ? values["key-file"] : section.keyFile ? [section.keyFile] : [];
+  const fetchFlags = ["--repo", repo.location, ...keyFiles.flatMap((file) => ["--key-file", resolve(file)])];
+  if (values.config && (keyFiles.length === 0 || isS3Location(repo.location)))
     fetchFlags.push("-c", resolve(values.config));
   const dataDir = resolve(values["data-dir"]);
   const manifest = await restorePointInTime({
@@ -131,7 +134,7 @@ export const restoreCommand: Command = {
         jobs: { type: "string" },
         config: { type: "string", short: "c" },
         repo: { type: "string" },
-        "key-file": { type: "string" },
+        "key-file": { type: "string", multiple: true },
         "pg-bin": { type: "string" },
         "data-dir": { type: "string" },
         "to-time": { type: "string" },
@@ -148,11 +151,18 @@ export const restoreCommand: Command = {
       throw new BulwarkError("usage", "give one backup id or latest: bulwark restore ID|latest --to URL");
     }
     if (!values.to) throw new BulwarkError("usage", "bulwark restore needs --to URL (the target database)");
+    const keyFiles = values["key-file"] ?? [];
+    if (keyFiles.length > 1) {
+      throw new BulwarkError(
+        "usage",
+        "--key-file is given once for a logical restore (the key the backup was made with); several are for --data-dir during a key rotation",
+      );
+    }
     const section = backupSection(values.config);
     const jobs = jobsFrom(values.jobs, section);
     const repo = repositoryFrom(values.repo, section, "restore");
     const manifest = await repo.find(positionals[0]!);
-    const key = await loadKey(values["key-file"], section, "restore");
+    const key = await loadKey(keyFiles[0], section, "restore");
     const target = resolveDbTarget(values.to, { what: "--to" });
     say(
       `restoring backup ${manifest.id} (${manifest.database}, snapshot ${manifest.snapshot.takenAt}) into ${target.display}`,

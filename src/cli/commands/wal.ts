@@ -3,9 +3,7 @@
  * WAL archiving into the encrypted repository for point-in-time recovery. Wiring only: the logic
  * is in src/backup/wal-archive.ts.
  */
-import { resolve } from "node:path";
-import { readKeyFile } from "../../backup/backup-key.js";
-import { backupSection, loadKey, repositoryFrom } from "../../backup/config.js";
+import { backupSection, loadKeys, repositoryFrom } from "../../backup/config.js";
 import { fetchWal, pushWal } from "../../backup/wal-archive.js";
 import { BulwarkError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
@@ -68,11 +66,7 @@ export const walCommand: Command = {
     const repo = repositoryFrom(values.repo, section, "wal").store;
     // Several --key-file during a key rotation (`bulwark backup rekey`): the first encrypts what
     // push stores; each archived file is read with the key it names.
-    const files = values["key-file"] ?? [];
-    const key =
-      files.length > 1
-        ? files.map((file) => readKeyFile(resolve(file)))
-        : await loadKey(files[0], section, "wal");
+    const key = await loadKeys(values["key-file"], section, "wal");
     if (action === "push") {
       await pushWal(repo, key, positionals[0]!);
       return ExitCode.Ok;

@@ -4,13 +4,14 @@
  * missing an objective), prune. The password reaches pg_dump only through its environment.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { runCli } from "../../support/cli.js";
-import { startPostgres, type TestPostgres } from "../../support/postgres.js";
+import type { TestPostgres } from "../../support/postgres.js";
+import { type BackupFixture, runBulwark, startBackupFixture } from "./fixture.js";
 
+let fx: BackupFixture;
 let pg: TestPostgres;
 let dir: string;
 let key: string;
@@ -41,29 +42,17 @@ const SEED = `
   insert into "Types $c" default values;
 `;
 
-function run(args: string[], timeoutMs = 60_000) {
-  return runCli(args, { timeoutMs, env: { PGPASSWORD: "", DATABASE_URL: "" } });
-}
+const run = (args: string[], timeoutMs?: number) => runBulwark(args, { timeoutMs });
 
 before(async () => {
-  pg = await startPostgres();
-  dir = mkdtempSync(join(tmpdir(), "bulwark-backup-"));
-  key = join(dir, "backup.key");
-  repo = join(dir, "repo");
-  sourceUrl = await pg.createDatabase("app");
-  await pg.query(SEED, [], "app");
+  // No key yet: the first test makes it with `bulwark backup keygen`.
+  fx = await startBackupFixture({ prefix: "bulwark-backup-", seed: SEED, keygen: false });
+  ({ server: pg, dir, key, repo, sourceUrl } = fx);
 });
 
-after(async () => {
-  await pg?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => fx?.close());
 
-async function list(repository = repo) {
-  const result = await run(["backup", "list", "--repo", repository, "--format", "json"]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as { backups: { id: string }[]; incomplete: { id: string }[] };
-}
+const list = (repository = repo) => fx.list({ repo: repository });
 
 describe("backup, restore and drill", () => {
   let backupId: string;
@@ -122,7 +111,7 @@ describe("backup, restore and drill", () => {
 
   test("restore fills an empty database, refuses a non-empty one, and replaces with --clean", async () => {
     const target = await pg.createDatabase("restored");
-    const restored = await run(["restore", "latest", "--to", target, "--repo", repo, "--key-file", key]);
+    const restored = await fx.restore("latest", target);
     assert.equal(restored.code, 0, restored.stderr);
     const rows = await pg.query<{ n: string; total: string }>(
       "select (select count(*) from users) as n, (select sum(total) from billing.invoices) as total",
@@ -136,7 +125,7 @@ describe("backup, restore and drill", () => {
       [],
       "restored",
     );
-    const refused = await run(["restore", backupId, "--to", target, "--repo", repo, "--key-file", key]);
+    const refused = await fx.restore(backupId, target);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /target database .*restored is not empty .*--clean/s);
     assert.equal(
@@ -145,17 +134,7 @@ describe("backup, restore and drill", () => {
       "target changed",
     );
 
-    const cleaned = await run([
-      "restore",
-      backupId,
-      "--to",
-      target,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--clean",
-    ]);
+    const cleaned = await fx.restore(backupId, target, ["--clean"]);
     assert.equal(cleaned.code, 0, cleaned.stderr);
     const after = await pg.query<{ n: number; changed: number }>(
       "select count(*)::int as n, count(*) filter (where name = 'changed')::int as changed from users",
@@ -167,15 +146,7 @@ describe("backup, restore and drill", () => {
 
   test("a drill restores into a scratch database, verifies, measures, drops it and writes evidence", async () => {
     const evidence = join(dir, "evidence");
-    const result = await run([
-      "drill",
-      "restore",
-      "--db",
-      pg.url(),
-      "--repo",
-      repo,
-      "--key-file",
-      key,
+    const result = await fx.drill([
       "--assert",
       "select count(*) = 2000 from users",
       "--assert",
@@ -223,17 +194,9 @@ describe("backup, restore and drill", () => {
   });
 
   test("a failing assertion and a missed objective fail the drill with exit 1, and the scratch database is dropped", async () => {
-    const result = await run([
-      "drill",
-      "restore",
+    const result = await fx.drill([
       "--id",
       backupId,
-      "--db",
-      pg.url(),
-      "--repo",
-      repo,
-      "--key-file",
-      key,
       "--assert",
       "select count(*) = 1 from users",
       "--assert",

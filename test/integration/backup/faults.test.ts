@@ -8,26 +8,25 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  truncateSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { readKeyFile } from "../../../src/backup/backup-key.js";
 import { manifestMac } from "../../../src/backup/manifest-mac.js";
-import { finished, runCli, spawnCli, waitForOutput } from "../../support/cli.js";
-import { startPostgres, type TestPostgres } from "../../support/postgres.js";
+import { finished, waitForOutput } from "../../support/cli.js";
+import type { TestPostgres } from "../../support/postgres.js";
+import {
+  type BackupFixture,
+  countRelations,
+  lockTable,
+  runBulwark,
+  spawnBulwark,
+  startBackupFixture,
+  tinyRepository,
+} from "./fixture.js";
 
+let fx: BackupFixture;
 let server: TestPostgres;
 let dir: string;
 let key: string;
@@ -35,37 +34,11 @@ let repo: string;
 let sourceUrl: string;
 let goodId: string;
 
-function run(args: string[], timeoutMs = 60_000) {
-  return runCli(args, { timeoutMs, env: { PGPASSWORD: "", DATABASE_URL: "" } });
-}
+const run = (args: string[], timeoutMs?: number) => runBulwark(args, { timeoutMs });
 
-async function backup(repository: string, url = sourceUrl) {
-  const result = await run([
-    "backup",
-    "--db",
-    url,
-    "--repo",
-    repository,
-    "--key-file",
-    key,
-    "--format",
-    "json",
-  ]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as {
-    id: string;
-    tables: { name: string; rows: number; checksum: string }[];
-    artifacts: { sha256: string; size: number }[];
-  };
-}
+const backup = (repository: string, url = sourceUrl) => fx.backup([], { repo: repository, db: url });
 
-async function listed(
-  repository: string,
-): Promise<{ backups: { id: string }[]; incomplete: { id: string; live: boolean }[] }> {
-  const result = await run(["backup", "list", "--repo", repository, "--format", "json"]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout);
-}
+const listed = (repository: string) => fx.list({ repo: repository });
 
 /** A copy of the good backup in its own repository, to damage. */
 function copyRepo(name: string): { repo: string; dir: string } {
@@ -78,61 +51,33 @@ async function emptyTarget(name: string): Promise<string> {
   return server.createDatabase(name);
 }
 
-async function relationCount(database: string): Promise<number> {
-  const rows = await server.query<{ n: number }>(
-    "select count(*)::int as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public'",
-    [],
-    database,
-  );
-  return rows[0]!.n;
-}
+const relationCount = (database: string) => countRelations(server, database);
 
 before(async () => {
-  server = await startPostgres();
-  dir = mkdtempSync(join(tmpdir(), "bulwark-backup-faults-"));
-  key = join(dir, "backup.key");
-  repo = join(dir, "repo");
-  assert.equal((await run(["backup", "keygen", "--out", key])).code, 0);
-  sourceUrl = await server.createDatabase("app");
-  await server.query(
-    `create table items (id serial primary key, body text);
+  fx = await startBackupFixture({
+    prefix: "bulwark-backup-faults-",
+    seed: `create table items (id serial primary key, body text);
      insert into items (body) select repeat(md5(g::text), 20) from generate_series(1, 20000) g;`,
-    [],
-    "app",
-  );
+  });
+  ({ server, dir, key, repo, sourceUrl } = fx);
   goodId = (await backup(repo)).id;
 });
 
-after(async () => {
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => fx?.close());
 
 describe("damaged backups are refused before the target is touched", () => {
   test("wrong key: restore exits 3 naming both key ids; a drill fails with exit 1", async () => {
     const otherKey = join(dir, "other.key");
     assert.equal((await run(["backup", "keygen", "--out", otherKey])).code, 0);
     const target = await emptyTarget("wrong_key");
-    const result = await run(["restore", goodId, "--to", target, "--repo", repo, "--key-file", otherKey]);
+    const result = await fx.restore(goodId, target, [], { key: otherKey });
     assert.equal(result.code, 3, result.stderr);
     assert.match(
       result.stderr,
       /wrong key: backup .* was encrypted with key [0-9a-f]{16}, the key given is [0-9a-f]{16}/,
     );
     assert.equal(await relationCount("wrong_key"), 0);
-    const drill = await run([
-      "drill",
-      "restore",
-      "--db",
-      server.url(),
-      "--repo",
-      repo,
-      "--key-file",
-      otherKey,
-      "--no-evidence",
-      "--format",
-      "json",
-    ]);
+    const drill = await fx.drill(["--no-evidence", "--format", "json"], { key: otherKey });
     assert.equal(drill.code, 1, drill.stderr);
     assert.match(JSON.parse(drill.stdout).failures[0], /^backup_wrong_key: wrong key/);
   });
@@ -144,7 +89,7 @@ describe("damaged backups are refused before the target is touched", () => {
     bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
     writeFileSync(artifact, bytes);
     const target = await emptyTarget("flipped");
-    const result = await run(["restore", goodId, "--to", target, "--repo", damaged.repo, "--key-file", key]);
+    const result = await fx.restore(goodId, target, [], { repo: damaged.repo });
     assert.equal(result.code, 3, result.stderr);
     assert.match(result.stderr, /is corrupt: the SHA-256 of dump\.bwenc does not match the manifest/);
 
@@ -153,7 +98,7 @@ describe("damaged backups are refused before the target is touched", () => {
     const manifest = JSON.parse(readFileSync(manifestFile, "utf8"));
     manifest.artifacts[0].sha256 = execFileSync("sha256sum", [artifact], { encoding: "utf8" }).split(" ")[0];
     writeFileSync(manifestFile, JSON.stringify(manifest));
-    const forged = await run(["restore", goodId, "--to", target, "--repo", damaged.repo, "--key-file", key]);
+    const forged = await fx.restore(goodId, target, [], { repo: damaged.repo });
     assert.equal(forged.code, 3, forged.stderr);
     assert.match(
       forged.stderr,
@@ -164,20 +109,7 @@ describe("damaged backups are refused before the target is touched", () => {
 
   test("a drill fails when the restored data differs from the manifest's counts or checksums", async () => {
     const damaged = copyRepo("stats-differ");
-    const drill = () =>
-      run([
-        "drill",
-        "restore",
-        "--db",
-        server.url(),
-        "--repo",
-        damaged.repo,
-        "--key-file",
-        key,
-        "--no-evidence",
-        "--format",
-        "json",
-      ]);
+    const drill = () => fx.drill(["--no-evidence", "--format", "json"], { repo: damaged.repo });
     const manifestFile = join(damaged.dir, "manifest.json");
     const manifest = JSON.parse(readFileSync(manifestFile, "utf8"));
     // Whoever holds the key can re-sign the manifest: the drill still compares with the data.
@@ -214,7 +146,7 @@ describe("damaged backups are refused before the target is touched", () => {
     const artifact = join(damaged.dir, "dump.bwenc");
     truncateSync(artifact, Math.floor(readFileSync(artifact).length / 2));
     const target = await emptyTarget("truncated");
-    const result = await run(["restore", goodId, "--to", target, "--repo", damaged.repo, "--key-file", key]);
+    const result = await fx.restore(goodId, target, [], { repo: damaged.repo });
     assert.equal(result.code, 3, result.stderr);
     assert.match(result.stderr, /is truncated: dump\.bwenc has \d+ bytes, the manifest says \d+/);
     assert.equal(await relationCount("truncated"), 0);
@@ -236,20 +168,11 @@ describe("damaged backups are refused before the target is touched", () => {
       [newer],
     );
     const target = await emptyTarget("no_manifest");
-    const byId = await run(["restore", newer, "--to", target, "--repo", damaged.repo, "--key-file", key]);
+    const byId = await fx.restore(newer, target, [], { repo: damaged.repo });
     assert.equal(byId.code, 3, byId.stderr);
     assert.match(byId.stderr, /backup .* is not usable: no manifest \(incomplete or interrupted\)/);
     assert.ok(existsSync(older));
-    const latest = await run([
-      "restore",
-      "latest",
-      "--to",
-      target,
-      "--repo",
-      damaged.repo,
-      "--key-file",
-      key,
-    ]);
+    const latest = await fx.restore("latest", target, [], { repo: damaged.repo });
     assert.equal(latest.code, 0, latest.stderr);
     assert.match(latest.stderr, new RegExp(`restored backup ${goodId}`));
   });
@@ -258,15 +181,7 @@ describe("damaged backups are refused before the target is touched", () => {
 describe("failures while backing up leave nothing marked complete", () => {
   test("the database unreachable: exit 3 with the reason, no backup directory", async () => {
     const empty = join(dir, "unreachable");
-    const result = await run([
-      "backup",
-      "--db",
-      "postgres://postgres@127.0.0.1:1/app",
-      "--repo",
-      empty,
-      "--key-file",
-      key,
-    ]);
+    const result = await run(fx.backupArgs([], { db: "postgres://postgres@127.0.0.1:1/app", repo: empty }));
     assert.equal(result.code, 3, result.stderr);
     assert.match(
       result.stderr,
@@ -276,13 +191,7 @@ describe("failures while backing up leave nothing marked complete", () => {
   });
 
   test("a full repository disk (2 MiB tmpfs): exit 3, the partial backup removed, the earlier one intact", async (t) => {
-    if (process.getuid?.() !== 0) {
-      assert.fail("this test mounts a tmpfs and needs root (the CI runs as root); run the tests as root");
-    }
-    const mountPoint = join(dir, "tiny");
-    mkdirSync(mountPoint);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint]);
-    t.after(() => spawnSync("umount", [mountPoint]));
+    const mountPoint = tinyRepository(t, join(dir, "tiny"));
     const small = await server.createDatabase("small");
     await server.query("create table t (x int); insert into t select generate_series(1, 100)", [], "small");
     const first = await backup(mountPoint, small);
@@ -302,17 +211,7 @@ describe("failures while backing up leave nothing marked complete", () => {
       [first.id],
     );
     assert.deepEqual(listing.incomplete, []);
-    const drill = await run([
-      "drill",
-      "restore",
-      "--db",
-      server.url(),
-      "--repo",
-      mountPoint,
-      "--key-file",
-      key,
-      "--no-evidence",
-    ]);
+    const drill = await fx.drill(["--no-evidence"], { repo: mountPoint });
     assert.equal(drill.code, 0, drill.stderr);
   });
 
@@ -320,13 +219,8 @@ describe("failures while backing up leave nothing marked complete", () => {
     const killRepo = join(dir, "killed");
     cpSync(join(repo, goodId), join(killRepo, goodId), { recursive: true });
     // Hold a lock so pg_dump waits mid-backup, deterministically.
-    const locker = new pg.Client({ connectionString: sourceUrl });
-    await locker.connect();
-    await locker.query("begin");
-    await locker.query("lock table items in access exclusive mode");
-    const child = spawnCli(["backup", "--db", sourceUrl, "--repo", killRepo, "--key-file", key], {
-      env: { PGPASSWORD: "", DATABASE_URL: "" },
-    });
+    const release = await lockTable(sourceUrl, "items");
+    const child = spawnBulwark(fx.backupArgs([], { repo: killRepo }));
     const [, id] = await waitForOutput(child, /backup (\S+) started/, 20_000);
     // pg_dump is running now; its command line must not carry the password.
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -335,8 +229,7 @@ describe("failures while backing up leave nothing marked complete", () => {
     assert.ok(!dumps.includes(server.password), "the password is on pg_dump's command line");
     child.kill("SIGKILL");
     await finished(child, 5000);
-    await locker.query("rollback");
-    await locker.end();
+    await release();
 
     const listing = await listed(killRepo);
     assert.deepEqual(
@@ -359,14 +252,9 @@ describe("failures while backing up leave nothing marked complete", () => {
 
   test("Ctrl-C during a backup removes the partial directory and exits 130", async () => {
     const interruptRepo = join(dir, "interrupted");
-    const locker = new pg.Client({ connectionString: sourceUrl });
-    await locker.connect();
-    await locker.query("begin");
-    await locker.query("lock table items in access exclusive mode");
+    const release = await lockTable(sourceUrl, "items");
     try {
-      const child = spawnCli(["backup", "--db", sourceUrl, "--repo", interruptRepo, "--key-file", key], {
-        env: { PGPASSWORD: "", DATABASE_URL: "" },
-      });
+      const child = spawnBulwark(fx.backupArgs([], { repo: interruptRepo }));
       await waitForOutput(child, /backup (\S+) started/, 20_000);
       child.kill("SIGINT");
       const result = await finished(child, 15_000);
@@ -374,8 +262,7 @@ describe("failures while backing up leave nothing marked complete", () => {
       assert.match(result.stderr, /backup interrupted; the partial backup was removed/);
       assert.deepEqual(readdirSync(interruptRepo), []);
     } finally {
-      await locker.query("rollback");
-      await locker.end();
+      await release();
     }
   });
 
@@ -417,19 +304,7 @@ describe("failures while backing up leave nothing marked complete", () => {
       events.rows >= startCount && events.rows < finalCount,
       `${events.rows} not in [${startCount}, ${finalCount})`,
     );
-    const drill = await run([
-      "drill",
-      "restore",
-      "--db",
-      server.url(),
-      "--repo",
-      busyRepo,
-      "--key-file",
-      key,
-      "--no-evidence",
-      "--format",
-      "json",
-    ]);
+    const drill = await fx.drill(["--no-evidence", "--format", "json"], { repo: busyRepo });
     assert.equal(drill.code, 0, drill.stderr);
     const report = JSON.parse(drill.stdout);
     assert.deepEqual(

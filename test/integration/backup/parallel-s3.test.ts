@@ -5,26 +5,19 @@
  * missing data object refused before the target is touched.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import pg from "pg";
-import { allTableStats } from "../../../src/backup/table-stats.js";
-import { runCli } from "../../support/cli.js";
-import { startPostgres, type TestPostgres } from "../../support/postgres.js";
-import { startS3, type TestS3 } from "../../support/s3.js";
+import type { TestPostgres } from "../../support/postgres.js";
+import type { TestS3 } from "../../support/s3.js";
+import { type BackupFixture, startBackupFixture, tableStats } from "./fixture.js";
 
+let fx: BackupFixture;
 let server: TestPostgres;
 let s3: TestS3;
-let dir: string;
-let key: string;
 let repo: string;
-let sourceUrl: string;
 
-function run(args: string[], timeoutMs = 90_000) {
-  return runCli(args, { timeoutMs, env: { PGPASSWORD: "", DATABASE_URL: "", ...s3.env() } });
-}
+const run = (args: string[], timeoutMs?: number) => fx.run(args, { timeoutMs });
 
 /** Files s3rver keeps for objects whose key contains `text`. */
 function storedObjects(text: string): string[] {
@@ -40,61 +33,30 @@ function storedObjects(text: string): string[] {
   return out;
 }
 
-async function stats(url: string) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query("begin isolation level repeatable read read only");
-    return await allTableStats(client);
-  } finally {
-    await client.query("commit").catch(() => {});
-    await client.end();
-  }
-}
+const stats = tableStats;
 
 before(async () => {
-  [server, s3] = await Promise.all([startPostgres(), startS3()]);
-  dir = mkdtempSync(join(tmpdir(), "bulwark-parallel-s3-"));
-  key = join(dir, "backup.key");
-  repo = `s3://${s3.bucket}/split`;
-  sourceUrl = await server.createDatabase("app");
-  await server.query(
-    `create table big_one (id int primary key, b text);
+  fx = await startBackupFixture({
+    prefix: "bulwark-parallel-s3-",
+    s3Prefix: "split",
+    seed: `create table big_one (id int primary key, b text);
      insert into big_one select g, md5(g::text) || md5((g * 7)::text) from generate_series(1, 40000) g;
      create table big_two (id int primary key, one_id int references big_one(id), b text);
      insert into big_two select g, g, md5((g * 3)::text) from generate_series(1, 40000) g;
      create table small (id serial primary key, name text);
      insert into small (name) select 'n' || g from generate_series(1, 100) g;`,
-    [],
-    "app",
-  );
-  assert.equal((await run(["backup", "keygen", "--out", key])).code, 0);
+  });
+  ({ server, repo } = fx);
+  s3 = fx.s3!;
 });
 
-after(async () => {
-  await Promise.all([server?.close(), s3?.close()]);
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => fx?.close());
 
 describe("split backups on S3", () => {
   let first: { id: string; artifacts: { name: string }[]; tables: unknown[]; dump: { parts: unknown[] } };
 
   test("backup --jobs 3, list, show, restore --jobs 3 and drill --jobs 2", async () => {
-    const backup = await run([
-      "backup",
-      "--db",
-      sourceUrl,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--jobs",
-      "3",
-      "--format",
-      "json",
-    ]);
-    assert.equal(backup.code, 0, backup.stderr);
-    first = JSON.parse(backup.stdout);
+    first = await fx.backup<typeof first>(["--jobs", "3"]);
     assert.equal(first.dump.parts.length, 2);
     assert.deepEqual(
       first.artifacts.map((artifact) => artifact.name),
@@ -105,18 +67,7 @@ describe("split backups on S3", () => {
     assert.match(shown.stderr, /split: 3 artifacts by 3 jobs/);
 
     const target = await server.createDatabase("restored");
-    const restored = await run([
-      "restore",
-      "latest",
-      "--to",
-      target,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--jobs",
-      "3",
-    ]);
+    const restored = await fx.restore("latest", target, ["--jobs", "3"]);
     assert.equal(restored.code, 0, restored.stderr);
     assert.deepEqual(await stats(target), first.tables);
     const fk = await server.query<{ n: number }>(
@@ -126,70 +77,17 @@ describe("split backups on S3", () => {
     );
     assert.equal(fk[0]!.n, 1);
 
-    const drill = await run([
-      "drill",
-      "restore",
-      "--db",
-      server.url(),
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--jobs",
-      "2",
-      "--no-evidence",
-      "--format",
-      "json",
-    ]);
+    const drill = await fx.drill(["--jobs", "2", "--no-evidence", "--format", "json"]);
     assert.equal(drill.code, 0, drill.stderr);
     assert.equal(JSON.parse(drill.stdout).ok, true);
   });
 
   test("a missing data object is refused before the target is touched; prune removes every artifact", async () => {
-    const second = await run([
-      "backup",
-      "--db",
-      sourceUrl,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--jobs",
-      "2",
-      "--format",
-      "json",
-    ]);
-    assert.equal(second.code, 0, second.stderr);
-    const secondId = JSON.parse(second.stdout).id as string;
-    const third = await run([
-      "backup",
-      "--db",
-      sourceUrl,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--jobs",
-      "3",
-      "--format",
-      "json",
-    ]);
-    assert.equal(third.code, 0, third.stderr);
-    const thirdId = JSON.parse(third.stdout).id as string;
+    const secondId = (await fx.backup(["--jobs", "2"])).id;
+    const thirdId = (await fx.backup(["--jobs", "3"])).id;
     for (const file of storedObjects(`${thirdId}/data-0002.bwenc`)) rmSync(file);
     const target = await server.createDatabase("untouched");
-    const refused = await run([
-      "restore",
-      thirdId,
-      "--to",
-      target,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--jobs",
-      "3",
-    ]);
+    const refused = await fx.restore(thirdId, target, ["--jobs", "3"]);
     assert.equal(refused.code, 3, refused.stderr);
     assert.match(refused.stderr, /missing its artifact data-0002\.bwenc/);
     const relations = await server.query<{ n: number }>(

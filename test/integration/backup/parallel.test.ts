@@ -9,27 +9,26 @@
  * pg_dumps run (never listed), and a full repository disk.
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  truncateSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
-import { allTableStats } from "../../../src/backup/table-stats.js";
-import { finished, runCli, spawnCli, waitForOutput } from "../../support/cli.js";
-import { startPostgres, type TestPostgres } from "../../support/postgres.js";
+import { finished, waitForOutput } from "../../support/cli.js";
+import type { TestPostgres } from "../../support/postgres.js";
+import {
+  type BackupFixture,
+  countRelations,
+  lockTable,
+  runBulwark,
+  spawnBulwark,
+  startBackupFixture,
+  tableStats,
+  tinyRepository,
+} from "./fixture.js";
 
+let fx: BackupFixture;
 let server: TestPostgres;
 let dir: string;
 let key: string;
@@ -70,9 +69,7 @@ const SEED = `
   select lo_from_bytea(0, convert_to('large object content', 'UTF8'));
 `;
 
-function run(args: string[], timeoutMs = 60_000) {
-  return runCli(args, { timeoutMs, env: { PGPASSWORD: "", DATABASE_URL: "" } });
-}
+const run = (args: string[], timeoutMs?: number) => runBulwark(args, { timeoutMs });
 
 interface ManifestJson {
   id: string;
@@ -87,45 +84,15 @@ interface ManifestJson {
   tables: { schema: string; name: string; rows: number; checksum: string; method: string }[];
 }
 
-async function backup(repository: string, url: string, extra: string[] = []): Promise<ManifestJson> {
-  const result = await run([
-    "backup",
-    "--db",
-    url,
-    "--repo",
-    repository,
-    "--key-file",
-    key,
-    "--format",
-    "json",
-    ...extra,
-  ]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as ManifestJson;
-}
+const backup = (repository: string, url: string, extra: string[] = []) =>
+  fx.backup<ManifestJson>(extra, { repo: repository, db: url });
 
-async function listed(repository: string) {
-  const result = await run(["backup", "list", "--repo", repository, "--format", "json"]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as {
-    backups: ManifestJson[];
-    incomplete: { id: string; live: boolean; reason: string }[];
-  };
-}
+const listed = (repository: string) =>
+  fx.list<{ backups: ManifestJson[]; incomplete: { id: string; live: boolean; reason: string }[] }>({
+    repo: repository,
+  });
 
-/** Row counts and checksums of every table, computed as the backup computes them. */
-async function stats(url: string) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query("begin isolation level repeatable read read only");
-    const out = await allTableStats(client);
-    await client.query("commit");
-    return out;
-  } finally {
-    await client.end();
-  }
-}
+const stats = tableStats;
 
 /** The schema objects a restore must bring back, as text, sorted. */
 async function schemaObjects(database: string): Promise<string[]> {
@@ -157,30 +124,14 @@ async function schemaObjects(database: string): Promise<string[]> {
   return rows.map((row) => row.item);
 }
 
-async function relationCount(database: string): Promise<number> {
-  const rows = await server.query<{ n: number }>(
-    "select count(*)::int as n from pg_class where relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace, 'pg_toast'::regnamespace)",
-    [],
-    database,
-  );
-  return rows[0]!.n;
-}
+const relationCount = (database: string) => countRelations(server, database);
 
 before(async () => {
-  server = await startPostgres();
-  dir = mkdtempSync(join(tmpdir(), "bulwark-parallel-"));
-  key = join(dir, "backup.key");
-  repo = join(dir, "repo");
-  sourceUrl = await server.createDatabase("app");
-  await server.query(SEED, [], "app");
-  const created = await run(["backup", "keygen", "--out", key]);
-  assert.equal(created.code, 0, created.stderr);
+  fx = await startBackupFixture({ prefix: "bulwark-parallel-", seed: SEED });
+  ({ server, dir, key, repo, sourceUrl } = fx);
 });
 
-after(async () => {
-  await server?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => fx?.close());
 
 describe("split backups and parallel restores", () => {
   let split: ManifestJson;
@@ -250,18 +201,7 @@ describe("split backups and parallel restores", () => {
 
   test("restore --jobs 3 into an empty database: data equals the manifest, schema objects equal the source", async () => {
     const target = await server.createDatabase("restored");
-    const restored = await run([
-      "restore",
-      split.id,
-      "--to",
-      target,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--jobs",
-      "3",
-    ]);
+    const restored = await fx.restore(split.id, target, ["--jobs", "3"]);
     assert.equal(restored.code, 0, restored.stderr);
     assert.doesNotMatch(restored.stderr, /note:/);
     assert.deepEqual(await stats(target), split.tables);
@@ -288,51 +228,20 @@ describe("split backups and parallel restores", () => {
       "restored",
     );
     const before = await relationCount("restored");
-    const refused = await run([
-      "restore",
-      split.id,
-      "--to",
-      target,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--jobs",
-      "2",
-    ]);
+    const refused = await fx.restore(split.id, target, ["--jobs", "2"]);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /is not empty/);
     assert.equal(await relationCount("restored"), before);
-    const cleaned = await run([
-      "restore",
-      split.id,
-      "--to",
-      target,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--jobs",
-      "2",
-      "--clean",
-    ]);
+    const cleaned = await fx.restore(split.id, target, ["--jobs", "2", "--clean"]);
     assert.equal(cleaned.code, 0, cleaned.stderr);
     assert.deepEqual(await stats(target), split.tables);
     assert.deepEqual(await schemaObjects("restored"), await schemaObjects("app"));
   });
 
   test("drill --jobs 2 passes, with every table checked and the RTO phases measured", async () => {
-    const drill = await run([
-      "drill",
-      "restore",
+    const drill = await fx.drill([
       "--id",
       split.id,
-      "--db",
-      server.url(),
-      "--repo",
-      repo,
-      "--key-file",
-      key,
       "--jobs",
       "2",
       "--format",
@@ -372,18 +281,7 @@ describe("split backups and parallel restores", () => {
       ],
     );
     const target = await server.createDatabase("from_single");
-    const restored = await run([
-      "restore",
-      single.id,
-      "--to",
-      target,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--jobs",
-      "2",
-    ]);
+    const restored = await fx.restore(single.id, target, ["--jobs", "2"]);
     assert.equal(restored.code, 0, restored.stderr);
     assert.equal(restored.stderr.match(/note:/g)?.length, 1, restored.stderr);
     assert.match(
@@ -448,18 +346,7 @@ describe("split backups and parallel restores", () => {
       [],
       "partial",
     );
-    const result = await run([
-      "restore",
-      split.id,
-      "--to",
-      target,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--jobs",
-      "2",
-    ]);
+    const result = await fx.restore(split.id, target, ["--jobs", "2"]);
     assert.equal(result.code, 3, result.stderr);
     assert.match(
       result.stderr,
@@ -476,17 +363,9 @@ describe("split backups and parallel restores", () => {
     // A lock on the partitioned parent (not on its partitions, whose sizes the backup reads
     // first) makes the schema pg_dump and the data pg_dump of a partition wait mid-backup; the
     // partition's is killed, the schema's must be stopped.
-    const locker = new pg.Client({ connectionString: sourceUrl });
-    await locker.connect();
-    await locker.query("begin");
-    await locker.query("lock table only measurements in access exclusive mode");
+    const release = await lockTable(sourceUrl, "only measurements");
     try {
-      const child = spawnCli(
-        ["backup", "--db", sourceUrl, "--repo", failRepo, "--key-file", key, "--jobs", "3"],
-        {
-          env: { PGPASSWORD: "", DATABASE_URL: "" },
-        },
-      );
+      const child = spawnBulwark(fx.backupArgs(["--jobs", "3"], { repo: failRepo }));
       await waitForOutput(child, /backup (\S+) started/, 20_000);
       let victim: number | undefined;
       for (let attempt = 0; attempt < 100 && victim === undefined; attempt++) {
@@ -509,26 +388,17 @@ describe("split backups and parallel restores", () => {
       // This backup's pg_dumps are the ones naming its tables (other test files run pg_dump too).
       assert.ok(!left.includes("measurements_2025"), `pg_dumps left running: ${left}`);
     } finally {
-      await locker.query("rollback");
-      await locker.end();
+      await release();
     }
   });
 
   test("a backup SIGKILLed while several pg_dumps run is never listed; the complete one is untouched", async () => {
     const killRepo = join(dir, "killed");
     cpSync(join(repo, split.id), join(killRepo, split.id), { recursive: true });
-    const locker = new pg.Client({ connectionString: sourceUrl });
-    await locker.connect();
-    await locker.query("begin");
-    await locker.query("lock table only measurements in access exclusive mode");
+    const release = await lockTable(sourceUrl, "only measurements");
     let id: string | undefined;
     try {
-      const child = spawnCli(
-        ["backup", "--db", sourceUrl, "--repo", killRepo, "--key-file", key, "--jobs", "3"],
-        {
-          env: { PGPASSWORD: "", DATABASE_URL: "" },
-        },
-      );
+      const child = spawnBulwark(fx.backupArgs(["--jobs", "3"], { repo: killRepo }));
       [, id] = await waitForOutput(child, /backup (\S+) started/, 20_000);
       let running = 0;
       for (let attempt = 0; attempt < 100 && running < 2; attempt++) {
@@ -543,8 +413,7 @@ describe("split backups and parallel restores", () => {
       child.kill("SIGKILL");
       await finished(child, 5000);
     } finally {
-      await locker.query("rollback");
-      await locker.end();
+      await release();
     }
     const listing = await listed(killRepo);
     assert.deepEqual(
@@ -562,13 +431,7 @@ describe("split backups and parallel restores", () => {
   });
 
   test("a full repository disk (2 MiB tmpfs): exit 3, the partial split backup removed", async (t) => {
-    if (process.getuid?.() !== 0) {
-      assert.fail("this test mounts a tmpfs and needs root (the CI runs as root); run the tests as root");
-    }
-    const mountPoint = join(dir, "tiny");
-    mkdirSync(mountPoint);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint]);
-    t.after(() => spawnSync("umount", [mountPoint]));
+    const mountPoint = tinyRepository(t, join(dir, "tiny"));
     const big = await server.createDatabase("big");
     // Random hex does not compress below 2 MiB; two tables so two data artifacts write at once.
     await server.query(

@@ -22,10 +22,12 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import pg from "pg";
 import { BIN, runCli } from "../../support/cli.js";
+import { killChild } from "../../support/kill-child.js";
 import { startPostgres, type TestPostgres } from "../../support/postgres.js";
-import { serverUser, startRecoveredCluster, waitArchived } from "../../support/recovered-cluster.js";
+import { serverUser, waitArchived } from "../../support/recovered-cluster.js";
+import { recoverRowsOfT, shellQuote, writeAroundTargetTime } from "./fixture.js";
 
-const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+const quote = shellQuote;
 
 let server: TestPostgres;
 let root: string;
@@ -55,18 +57,13 @@ before(async () => {
 });
 
 after(async () => {
-  if (restored && restored.exitCode === null) {
-    await new Promise<void>((resolve) => {
-      restored!.once("exit", () => resolve());
-      restored!.kill("SIGKILL");
-    });
-  }
+  await killChild(restored);
   await server?.close();
   rmSync(root, { recursive: true, force: true });
 });
 
 test("point-in-time recovery to a time between two batches of writes", async () => {
-  const url = await server.createDatabase("app");
+  await server.createDatabase("app");
   await server.query(
     "create table t (id int primary key); insert into t select generate_series(1, 100)",
     [],
@@ -83,16 +80,7 @@ test("point-in-time recovery to a time between two batches of writes", async () 
   assert.equal(manifest.kind, "bulwark-base-backup");
   assert.equal(manifest.archiveMode, "on");
 
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query("insert into t select generate_series(101, 200)");
-  const targetTime: Date = (await client.query("select clock_timestamp() as at")).rows[0].at;
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  await client.query("insert into t select generate_series(201, 300)");
-  const segment: string = (await client.query("select pg_walfile_name(pg_switch_wal()) as name")).rows[0]
-    .name;
-  await client.end();
-  await waitArchived(server, segment, 30_000);
+  const { targetTime, segment } = await writeAroundTargetTime(server, "app", 30_000);
   const archived = readdirSync(join(repo, "wal"));
   assert.ok(archived.includes(`${segment}.bwenc`), archived.join(" "));
   assert.equal(
@@ -123,13 +111,7 @@ test("point-in-time recovery to a time between two batches of writes", async () 
   assert.match(auto, /restore_command = '\S+node \S+bulwark\.js wal fetch %f %p --repo \S+ --key-file \S+'/);
   assert.match(auto, /recovery_target_time = '/);
 
-  const recovered = await startRecoveredCluster({
-    bin: server.bin,
-    dataDir,
-    socketDir: join(root, "socket2"),
-    password: server.password,
-    database: "app",
-    query: "select count(*)::int as n, max(id) as max from t",
+  const recovered = await recoverRowsOfT(server, root, dataDir, {
     timeoutMs: 60_000,
     started: (child) => {
       restored = child;

@@ -1,6 +1,7 @@
 /**
  * `bulwark backup rekey` next to other commands (rekey-fixture.ts, a real PostgreSQL 15): a
- * backup with the old key and a prune running during a rekey break nothing; a backup made
+ * backup with the old key and a prune running during a rekey break nothing (the prune is refused
+ * while the rekey holds its lock); a backup made
  * meanwhile under OLD is reported as remaining (exit 1) or converted, and a rerun finishes. One
  * of the backups is a split backup (`--jobs 2`, several artifacts): its copy restores too.
  */
@@ -9,8 +10,8 @@ import { cpSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { rekeyedId } from "../../../src/backup/rekey-plan.js";
-import { finished, spawnCli, waitForOutput } from "../../support/cli.js";
-import { drill, fx, listed, rekey, run, setUp, tearDown } from "./rekey-fixture.js";
+import { finished, waitForOutput } from "../../support/cli.js";
+import { backup, drill, fx, listed, rekey, run, setUp, spawnRekey, tearDown } from "./rekey-fixture.js";
 
 const { keys, ids } = fx;
 
@@ -29,34 +30,9 @@ test("a backup with the old key and a prune running during a rekey: nothing brea
   );
   const made: string[] = [];
   for (let index = 0; index < 2; index++) {
-    const result = await run([
-      "backup",
-      ...(index === 0 ? ["--jobs", "2"] : []),
-      "--db",
-      fx.server.url("app"),
-      "--repo",
-      copy,
-      "--key-file",
-      keys.old,
-      "--format",
-      "json",
-    ]);
-    assert.equal(result.code, 0, result.stderr);
-    made.push(JSON.parse(result.stdout).id);
+    made.push(await backup(keys.old, copy, index === 0 ? ["--jobs", "2"] : []));
   }
-  const rekeying = spawnCli([
-    "backup",
-    "rekey",
-    "--repo",
-    copy,
-    "--key-file",
-    keys.old,
-    "--new-key-file",
-    keys.new,
-    "--format",
-    "json",
-  ]);
-  fx.children.push(rekeying);
+  const rekeying = spawnRekey(copy, ["--format", "json"]);
   await waitForOutput(rekeying, /re-encrypting /, 20_000);
   const [during, pruned] = await Promise.all([
     run(["backup", "--db", fx.server.url("app"), "--repo", copy, "--key-file", keys.old, "--format", "json"]),
@@ -68,7 +44,12 @@ test("a backup with the old key and a prune running during a rekey: nothing brea
       ? { code: rekeying.exitCode, ...rekeying.output() }
       : await finished(rekeying, 90_000);
   assert.equal(during.code, 0, during.stderr);
-  assert.equal(pruned.code, 0, pruned.stderr);
+  // A prune while the rekey holds rekey.lock removes nothing and says why (prune-lock.test.ts);
+  // one that came after the rekey ended prunes (nothing here: keep-last 20).
+  if (pruned.code !== 0) {
+    assert.equal(pruned.code, 3, pruned.stderr);
+    assert.match(pruned.stderr, /a rekey of \S+ is running \(pid \d+ .*\); prune removes nothing meanwhile/);
+  }
   assert.ok(first.code === 0 || first.code === 1, `${first.code}: ${first.stderr}`);
   const duringId = JSON.parse(during.stdout).id as string;
   const summary = JSON.parse(first.stdout);

@@ -19,11 +19,10 @@ import {
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { generateKeyFile, readKeyFile } from "../../../src/backup/backup-key.js";
-import { BIN, runCli } from "../../support/cli.js";
+import { BIN, spawnCli } from "../../support/cli.js";
 import { startPostgres, type TestPostgres } from "../../support/postgres.js";
 import { serverUser, waitArchived } from "../../support/recovered-cluster.js";
-
-export const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+import { shellQuote as quote, recoverRowsOfT, runBulwark } from "./fixture.js";
 
 /** What setUp() made; one per test file (each file runs in its own process). */
 export const fx = {
@@ -39,22 +38,29 @@ export const fx = {
   children: [] as { kill(signal: NodeJS.Signals): boolean; exitCode: number | null }[],
 };
 
-export function run(args: string[], timeoutMs = 90_000) {
-  return runCli(args, { timeoutMs, env: { PGPASSWORD: "", DATABASE_URL: "" } });
+export function run(args: string[], timeoutMs?: number) {
+  return runBulwark(args, { timeoutMs });
+}
+
+/** argv of `bulwark backup rekey` of `repository`, from OLD to NEW unless other key files are given. */
+export function rekeyArgs(
+  repository: string,
+  extra: string[] = [],
+  oldKey = fx.keys.old,
+  newKey = fx.keys.new,
+): string[] {
+  return ["backup", "rekey", "--repo", repository, "--key-file", oldKey, "--new-key-file", newKey, ...extra];
 }
 
 export function rekey(repository: string, extra: string[] = []) {
-  return run([
-    "backup",
-    "rekey",
-    "--repo",
-    repository,
-    "--key-file",
-    fx.keys.old,
-    "--new-key-file",
-    fx.keys.new,
-    ...extra,
-  ]);
+  return run(rekeyArgs(repository, extra));
+}
+
+/** A rekey from OLD to NEW running in the background; tearDown kills it if it is still running. */
+export function spawnRekey(repository: string, extra: string[] = []) {
+  const child = spawnCli(rekeyArgs(repository, extra));
+  fx.children.push(child);
+  return child;
 }
 
 /** Every file of a repository (temp files too) with its SHA-256. */
@@ -88,8 +94,9 @@ export async function listed(repository: string, base = false) {
   };
 }
 
-export function drill(repository: string, id: string, key: string) {
-  return run([
+/** argv of `bulwark drill restore --id ID` against the test server, without evidence files. */
+export function drillArgs(repository: string, id: string, key: string): string[] {
+  return [
     "drill",
     "restore",
     "--id",
@@ -101,9 +108,28 @@ export function drill(repository: string, id: string, key: string) {
     "--key-file",
     key,
     "--no-evidence",
-    "--format",
-    "json",
-  ]);
+  ];
+}
+
+export function drill(repository: string, id: string, key: string) {
+  return run([...drillArgs(repository, id, key), "--format", "json"]);
+}
+
+/** argv of `bulwark wal push|fetch OPERANDS --repo REPO --key-file K…` (several keys: a rotation). */
+export function walArgs(
+  action: "push" | "fetch",
+  operands: string[],
+  repository: string,
+  keyFiles: string[],
+) {
+  return [
+    "wal",
+    action,
+    ...operands,
+    "--repo",
+    repository,
+    ...keyFiles.flatMap((file) => ["--key-file", file]),
+  ];
 }
 
 /** The key id in an artifact's header (bytes 12..20). */
@@ -146,20 +172,37 @@ export async function switchWal(): Promise<void> {
   await waitArchived(fx.server, row!.name, 30_000);
 }
 
-export async function backup(key: string): Promise<string> {
-  const result = await run([
-    "backup",
-    "--db",
-    fx.server.url("app"),
-    "--repo",
-    fx.repo,
-    "--key-file",
-    key,
-    "--format",
-    "json",
-  ]);
+/**
+ * A backup with `key` into fx.repo unless given (`extra` ["--base"]: of the cluster; else a logical
+ * backup of `app`), with `env` added (an S3 bucket's variables); its id.
+ */
+export async function backup(
+  key: string,
+  repository = fx.repo,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<string> {
+  const db = extra.includes("--base") ? fx.server.url() : fx.server.url("app");
+  const result = await runBulwark(
+    ["backup", ...extra, "--db", db, "--repo", repository, "--key-file", key, "--format", "json"],
+    { env },
+  );
   assert.equal(result.code, 0, result.stderr);
   return JSON.parse(result.stdout).id;
+}
+
+/** A base backup of the cluster with `key` into fx.repo; its id. */
+export function baseBackup(key: string): Promise<string> {
+  return backup(key, fx.repo, ["--base"]);
+}
+
+/** PostgreSQL started on a restored data directory: the rows of `t` once recovery finished. */
+export async function recoveredRows(dataDir: string) {
+  const recovered = await recoverRowsOfT(fx.server, fx.root, dataDir, {
+    timeoutMs: 60_000,
+    started: (child) => fx.children.push(child),
+  });
+  return recovered.rows;
 }
 
 /**
@@ -200,22 +243,7 @@ export async function setUp(
   if (logical) fx.backupA = await backup(keys.old);
   await fx.server.query("insert into t select generate_series(101, 200)", [], "app");
   if (logical) fx.backupB = await backup(keys.old);
-  if (options.base !== false) {
-    const base = await run([
-      "backup",
-      "--base",
-      "--db",
-      fx.server.url(),
-      "--repo",
-      fx.repo,
-      "--key-file",
-      keys.old,
-      "--format",
-      "json",
-    ]);
-    assert.equal(base.code, 0, base.stderr);
-    fx.baseId = JSON.parse(base.stdout).id;
-  }
+  if (options.base !== false) fx.baseId = await baseBackup(keys.old);
   await fx.server.query("insert into t select generate_series(201, 300)", [], "app");
   await switchWal();
   if (logical) fx.backupC = await backup(keys.third);

@@ -16,8 +16,20 @@ import { readKeyFile } from "../../../src/backup/backup-key.js";
 import { LocalObjectStore } from "../../../src/backup/local-object-store.js";
 import { rekeyedId } from "../../../src/backup/rekey-plan.js";
 import { fetchWal, pushWal } from "../../../src/backup/wal-archive.js";
-import { finished, spawnCli, waitForOutput } from "../../support/cli.js";
-import { drill, fx, keyIdOf, listed, rekey, run, setUp, tearDown, walFiles } from "./rekey-fixture.js";
+import { finished, waitForOutput } from "../../support/cli.js";
+import {
+  drill,
+  fx,
+  keyIdOf,
+  listed,
+  rekey,
+  run,
+  setUp,
+  spawnRekey,
+  tearDown,
+  walArgs,
+  walFiles,
+} from "./rekey-fixture.js";
 
 const { keys, ids } = fx;
 
@@ -77,18 +89,7 @@ describe("bulwark backup rekey: the transition", () => {
       const name = file.slice(0, -".bwenc".length);
       assert.notEqual(keyIdOf(join(crashed, "wal", file)), "");
       const out = join(scratch, name);
-      const both = await run([
-        "wal",
-        "fetch",
-        name,
-        out,
-        "--repo",
-        crashed,
-        "--key-file",
-        keys.new,
-        "--key-file",
-        keys.old,
-      ]);
+      const both = await run(walArgs("fetch", [name, out], crashed, [keys.new, keys.old]));
       assert.equal(both.code, 0, both.stderr);
       const fromOld = join(scratch, `${name}.old`);
       assert.equal(
@@ -96,17 +97,7 @@ describe("bulwark backup rekey: the transition", () => {
         0,
       );
       assert.deepEqual(readFileSync(out), readFileSync(fromOld));
-      const again = await run([
-        "wal",
-        "push",
-        out,
-        "--repo",
-        crashed,
-        "--key-file",
-        keys.new,
-        "--key-file",
-        keys.old,
-      ]);
+      const again = await run(walArgs("push", [out], crashed, [keys.new, keys.old]));
       assert.equal(
         again.code,
         0,
@@ -193,19 +184,7 @@ describe("bulwark backup rekey: the transition", () => {
       rmSync(join(fx.root, name));
       content.set(name, bytes);
     }
-    const child = spawnCli([
-      "backup",
-      "rekey",
-      "--repo",
-      archive,
-      "--key-file",
-      keys.old,
-      "--new-key-file",
-      keys.new,
-      "--format",
-      "json",
-    ]);
-    fx.children.push(child);
+    const child = spawnRekey(archive, ["--format", "json"]);
     await waitForOutput(child, /re-encrypting /, 20_000);
     child.kill("SIGINT");
     const stopped = await finished(child, 30_000);

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readKeyFile } from "../../../src/backup/backup-key.js";
 import { rekeyedId } from "../../../src/backup/rekey-plan.js";
-import { finished, spawnCli, waitForOutput } from "../../support/cli.js";
+import { finished, waitForOutput } from "../../support/cli.js";
 import {
   archiveWith,
   drill,
@@ -23,9 +23,11 @@ import {
   keyIdOf,
   listed,
   rekey,
+  rekeyArgs,
   run,
   setUp,
   snapshot,
+  spawnRekey,
   tearDown,
   walFiles,
 } from "./rekey-fixture.js";
@@ -38,16 +40,7 @@ after(tearDown);
 describe("bulwark backup rekey", () => {
   test("refuses a wrong old key, a new key equal to the old one and a new key readable by others; nothing changes", async () => {
     const before = snapshot(fx.repo);
-    const wrong = await run([
-      "backup",
-      "rekey",
-      "--repo",
-      fx.repo,
-      "--key-file",
-      keys.stray,
-      "--new-key-file",
-      keys.new,
-    ]);
+    const wrong = await run(rekeyArgs(fx.repo, [], keys.stray));
     assert.equal(wrong.code, 3, wrong.stderr);
     assert.match(
       wrong.stderr,
@@ -56,32 +49,14 @@ describe("bulwark backup rekey", () => {
     assert.match(wrong.stderr, new RegExp(ids.old));
     assert.doesNotMatch(wrong.stderr, /\n\s+at /, "no stack trace");
 
-    const same = await run([
-      "backup",
-      "rekey",
-      "--repo",
-      fx.repo,
-      "--key-file",
-      keys.old,
-      "--new-key-file",
-      keys.old,
-    ]);
+    const same = await run(rekeyArgs(fx.repo, [], keys.old, keys.old));
     assert.equal(same.code, 2, same.stderr);
     assert.match(same.stderr, /the new key is the old key/);
 
     const loose = join(fx.root, "loose.key");
     copyFileSync(keys.new, loose);
     chmodSync(loose, 0o644);
-    const open = await run([
-      "backup",
-      "rekey",
-      "--repo",
-      fx.repo,
-      "--key-file",
-      keys.old,
-      "--new-key-file",
-      loose,
-    ]);
+    const open = await run(rekeyArgs(fx.repo, [], keys.old, loose));
     assert.equal(open.code, 2, open.stderr);
     assert.match(open.stderr, /is readable by other users \(mode 644\); run chmod 600/);
 
@@ -129,17 +104,7 @@ describe("bulwark backup rekey", () => {
     // The documented order: archive with both keys (NEW first) before re-encrypting.
     archiveWith([keys.new, keys.old]);
     const third = snapshot(join(fx.repo, fx.backupC));
-    const child = spawnCli([
-      "backup",
-      "rekey",
-      "--repo",
-      fx.repo,
-      "--key-file",
-      keys.old,
-      "--new-key-file",
-      keys.new,
-    ]);
-    fx.children.push(child);
+    const child = spawnRekey(fx.repo);
     // Killed once the WAL and the base backup are done, as it starts on the logical backups.
     await waitForOutput(child, /base backup \S+ re-encrypted/, 30_000);
     child.kill("SIGKILL");

@@ -6,14 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { runCli } from "../../support/cli.js";
-import { startPostgres, type TestPostgres } from "../../support/postgres.js";
-import { S3RVER_KEY, startS3, type TestS3 } from "../../support/s3.js";
+import type { TestPostgres } from "../../support/postgres.js";
+import { S3RVER_KEY, type TestS3 } from "../../support/s3.js";
+import { type BackupFixture, startBackupFixture } from "./fixture.js";
 
+let fx: BackupFixture;
 let pg: TestPostgres;
 let s3: TestS3;
 let dir: string;
@@ -21,42 +21,26 @@ let key: string;
 let sourceUrl: string;
 let repo: string;
 
-function run(args: string[], env: Record<string, string> = {}, timeoutMs = 90_000) {
-  return runCli(args, { timeoutMs, env: { PGPASSWORD: "", DATABASE_URL: "", ...s3.env(), ...env } });
-}
+const run = (args: string[], env: Record<string, string> = {}, timeoutMs?: number) =>
+  fx.run(args, { env, timeoutMs });
 
-async function listed(repository = repo, env: Record<string, string> = {}) {
-  const result = await run(["backup", "list", "--repo", repository, "--format", "json"], env);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as {
-    repository: string;
-    backups: { id: string; verified: unknown }[];
-    incomplete: { id: string; live: boolean; reason: string }[];
-  };
-}
+const listed = (repository = repo, env: Record<string, string> = {}) => fx.list({ repo: repository, env });
 
 before(async () => {
-  [pg, s3] = await Promise.all([startPostgres(), startS3()]);
-  dir = mkdtempSync(join(tmpdir(), "bulwark-s3-backup-"));
-  key = join(dir, "backup.key");
-  repo = `s3://${s3.bucket}/prod/db`;
-  sourceUrl = await pg.createDatabase("app");
-  await pg.query(
-    `create table users (id serial primary key, name text not null, born date);
+  fx = await startBackupFixture({
+    prefix: "bulwark-s3-backup-",
+    s3Prefix: "prod/db",
+    seed: `create table users (id serial primary key, name text not null, born date);
      insert into users (name, born) select 'user ' || g, date '1990-01-01' + g from generate_series(1, 3000) g;
      -- md5 output does not compress: about 13 MB of dump, three 5 MiB parts.
      create table blobs (id int primary key, b bytea);
      insert into blobs select g, decode(md5(g::text) || md5((g * 7)::text), 'hex') from generate_series(1, 400000) g;`,
-    [],
-    "app",
-  );
-  assert.equal((await run(["backup", "keygen", "--out", key])).code, 0);
+  });
+  ({ server: pg, dir, key, repo, sourceUrl } = fx);
+  s3 = fx.s3!;
 });
 
-after(async () => {
-  await Promise.all([pg?.close(), s3?.close()]);
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => fx?.close());
 
 describe("S3 repository: the whole cycle", () => {
   let firstId: string;
@@ -108,7 +92,7 @@ describe("S3 repository: the whole cycle", () => {
 
   test("restore and drill fetch from the bucket; the drill marks the backup verified there", async () => {
     const target = await pg.createDatabase("restored");
-    const restored = await run(["restore", "latest", "--to", target, "--repo", repo, "--key-file", key]);
+    const restored = await fx.restore("latest", target);
     assert.equal(restored.code, 0, restored.stderr);
     const rows = await pg.query<{ users: number; blobs: number }>(
       "select (select count(*)::int from users) as users, (select count(*)::int from blobs) as blobs",
@@ -117,15 +101,7 @@ describe("S3 repository: the whole cycle", () => {
     );
     assert.deepEqual(rows[0], { users: 3000, blobs: 400000 });
 
-    const drill = await run([
-      "drill",
-      "restore",
-      "--db",
-      pg.url(),
-      "--repo",
-      repo,
-      "--key-file",
-      key,
+    const drill = await fx.drill([
       "--assert",
       "select count(*) = 3000 from users",
       "--rto",
@@ -158,7 +134,7 @@ describe("S3 repository: the whole cycle", () => {
     writeFileSync(file, damaged);
     try {
       const target = await pg.createDatabase("tampered");
-      const result = await run(["restore", firstId, "--to", target, "--repo", repo, "--key-file", key]);
+      const result = await fx.restore(firstId, target);
       assert.equal(result.code, 3, result.stderr);
       assert.match(result.stderr, /backup_corrupt|is corrupt: the SHA-256/);
       assert.deepEqual(await pg.query("select 1 from pg_class where relname = 'users'", [], "tampered"), []);
@@ -168,31 +144,8 @@ describe("S3 repository: the whole cycle", () => {
   });
 
   test("prune on S3 removes old backups and keeps the verified one", async () => {
-    const second = await run([
-      "backup",
-      "--db",
-      sourceUrl,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--format",
-      "json",
-    ]);
-    assert.equal(second.code, 0, second.stderr);
-    const third = await run([
-      "backup",
-      "--db",
-      sourceUrl,
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--format",
-      "json",
-    ]);
-    assert.equal(third.code, 0, third.stderr);
-    const [secondId, thirdId] = [JSON.parse(second.stdout).id, JSON.parse(third.stdout).id];
+    const secondId = (await fx.backup()).id;
+    const thirdId = (await fx.backup()).id;
     const pruned = await run(["backup", "prune", "--repo", repo, "--keep-last", "1"]);
     assert.equal(pruned.code, 0, pruned.stderr);
     assert.match(pruned.stderr, new RegExp(`removed ${secondId}`));
@@ -248,20 +201,7 @@ describe("S3 repository: the whole cycle", () => {
     ]);
     assert.equal(absent.code, 1);
 
-    const base = await run([
-      "backup",
-      "--base",
-      "--db",
-      pg.url(),
-      "--repo",
-      repo,
-      "--key-file",
-      key,
-      "--format",
-      "json",
-    ]);
-    assert.equal(base.code, 0, base.stderr);
-    const baseId = JSON.parse(base.stdout).id;
+    const baseId = (await fx.backup(["--base"], { db: pg.url() })).id;
     const bases = await run(["backup", "list", "--base", "--repo", repo, "--format", "json"]);
     assert.deepEqual(
       JSON.parse(bases.stdout).backups.map((backup: { id: string }) => backup.id),

@@ -4,55 +4,36 @@
  * wrong credentials, a missing bucket and an unreachable endpoint are clear errors with exit 3.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { finished, runCli, spawnCli } from "../../support/cli.js";
-import { startPostgres, type TestPostgres } from "../../support/postgres.js";
-import { s3FaultProxy, startS3, type TestS3 } from "../../support/s3.js";
+import { finished, spawnCli } from "../../support/cli.js";
+import { s3FaultProxy, type TestS3 } from "../../support/s3.js";
+import { type BackupFixture, startBackupFixture } from "./fixture.js";
 
-let pg: TestPostgres;
+let fx: BackupFixture;
 let s3: TestS3;
 let dir: string;
-let key: string;
-let sourceUrl: string;
 let repo: string;
 
-function run(args: string[], env: Record<string, string> = {}, timeoutMs = 90_000) {
-  return runCli(args, { timeoutMs, env: { PGPASSWORD: "", DATABASE_URL: "", ...s3.env(), ...env } });
-}
+const run = (args: string[], env: Record<string, string> = {}, timeoutMs?: number) =>
+  fx.run(args, { env, timeoutMs });
 
-async function listed(repository: string) {
-  const result = await run(["backup", "list", "--repo", repository, "--format", "json"]);
-  assert.equal(result.code, 0, result.stderr);
-  return JSON.parse(result.stdout) as {
-    repository: string;
-    backups: { id: string }[];
-    incomplete: { id: string; live: boolean; reason: string }[];
-  };
-}
+const listed = (repository: string) => fx.list({ repo: repository });
 
 before(async () => {
-  [pg, s3] = await Promise.all([startPostgres(), startS3()]);
-  dir = mkdtempSync(join(tmpdir(), "bulwark-s3-faults-"));
-  key = join(dir, "backup.key");
-  repo = `s3://${s3.bucket}/prod/db`;
-  sourceUrl = await pg.createDatabase("app");
-  // md5 output does not compress: about 13 MB of dump, three 5 MiB parts.
-  await pg.query(
-    `create table blobs (id int primary key, b bytea);
+  fx = await startBackupFixture({
+    prefix: "bulwark-s3-faults-",
+    s3Prefix: "prod/db",
+    // md5 output does not compress: about 13 MB of dump, three 5 MiB parts.
+    seed: `create table blobs (id int primary key, b bytea);
      insert into blobs select g, decode(md5(g::text) || md5((g * 7)::text), 'hex') from generate_series(1, 400000) g;`,
-    [],
-    "app",
-  );
-  assert.equal((await run(["backup", "keygen", "--out", key])).code, 0);
+  });
+  ({ dir, repo } = fx);
+  s3 = fx.s3!;
 });
 
-after(async () => {
-  await Promise.all([pg?.close(), s3?.close()]);
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => fx?.close());
 
 describe("S3 faults leave nothing marked complete", () => {
   test("a backup SIGKILLed during its multipart upload is not listed; prune removes what it left", async () => {
@@ -62,10 +43,9 @@ describe("S3 faults leave nothing marked complete", () => {
       if (count === 2) child?.kill("SIGKILL");
     });
     try {
-      child = spawnCli(
-        ["backup", "--db", sourceUrl, "--repo", killRepo, "--key-file", key, "-c", partSizeConfig("killed")],
-        { env: { PGPASSWORD: "", DATABASE_URL: "", ...s3.env(), AWS_ENDPOINT_URL: proxy.endpoint } },
-      );
+      child = spawnCli(fx.backupArgs(["-c", partSizeConfig("killed")], { repo: killRepo }), {
+        env: { PGPASSWORD: "", DATABASE_URL: "", ...s3.env(), AWS_ENDPOINT_URL: proxy.endpoint },
+      });
       const result = await finished(child, 90_000);
       assert.equal(result.signal, "SIGKILL", `the backup finished before it was killed: ${result.stderr}`);
     } finally {
@@ -88,10 +68,9 @@ describe("S3 faults leave nothing marked complete", () => {
     });
     let result: Awaited<ReturnType<typeof run>>;
     try {
-      result = await run(
-        ["backup", "--db", sourceUrl, "--repo", failRepo, "--key-file", key, "-c", partSizeConfig("failed")],
-        { AWS_ENDPOINT_URL: proxy.endpoint },
-      );
+      result = await run(fx.backupArgs(["-c", partSizeConfig("failed")], { repo: failRepo }), {
+        AWS_ENDPOINT_URL: proxy.endpoint,
+      });
     } finally {
       await proxy.close();
     }
@@ -117,19 +96,7 @@ describe("S3 faults leave nothing marked complete", () => {
     let result: Awaited<ReturnType<typeof run>>;
     try {
       result = await run(
-        [
-          "backup",
-          "--db",
-          sourceUrl,
-          "--repo",
-          failRepo,
-          "--key-file",
-          key,
-          "--pg-bin",
-          fakeBin,
-          "-c",
-          partSizeConfig("dumpfail"),
-        ],
+        fx.backupArgs(["--pg-bin", fakeBin, "-c", partSizeConfig("dumpfail")], { repo: failRepo }),
         { AWS_ENDPOINT_URL: proxy.endpoint },
       );
     } finally {
@@ -168,15 +135,7 @@ describe("S3 faults leave nothing marked complete", () => {
     assert.match(denied.stderr, /check the credentials/);
     assert.ok(!denied.stderr.includes("not-the-secret"));
 
-    const missing = await run([
-      "backup",
-      "--db",
-      sourceUrl,
-      "--repo",
-      "s3://no-such-bucket/x",
-      "--key-file",
-      key,
-    ]);
+    const missing = await run(fx.backupArgs([], { repo: "s3://no-such-bucket/x" }));
     assert.equal(missing.code, 3, missing.stderr);
     assert.match(missing.stderr, /the bucket no-such-bucket does not exist at http:\/\/127\.0\.0\.1:\d+/);
     assert.match(missing.stderr, /create the bucket/);

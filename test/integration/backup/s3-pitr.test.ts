@@ -12,13 +12,14 @@ import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import pg from "pg";
 import { BIN, runCli } from "../../support/cli.js";
+import { killChild } from "../../support/kill-child.js";
 import { startPostgres, type TestPostgres } from "../../support/postgres.js";
-import { serverUser, startRecoveredCluster, waitArchived } from "../../support/recovered-cluster.js";
+import { serverUser } from "../../support/recovered-cluster.js";
 import { S3RVER_KEY, startS3, type TestS3 } from "../../support/s3.js";
+import { recoverRowsOfT, shellQuote, writeAroundTargetTime } from "./fixture.js";
 
-const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+const quote = shellQuote;
 
 let server: TestPostgres;
 let s3: TestS3;
@@ -62,19 +63,14 @@ before(async () => {
 });
 
 after(async () => {
-  if (restored && restored.exitCode === null) {
-    await new Promise<void>((resolve) => {
-      restored!.once("exit", () => resolve());
-      restored!.kill("SIGKILL");
-    });
-  }
+  await killChild(restored);
   await server?.close();
   await s3?.close();
   rmSync(root, { recursive: true, force: true });
 });
 
 test("point-in-time recovery from an S3 repository, settings and credentials from the config file", async () => {
-  const url = await server.createDatabase("app");
+  await server.createDatabase("app");
   await server.query(
     "create table t (id int primary key); insert into t select generate_series(1, 100)",
     [],
@@ -88,16 +84,7 @@ test("point-in-time recovery from an S3 repository, settings and credentials fro
   const manifest = JSON.parse(base.stdout);
   assert.equal(manifest.archiveMode, "on");
 
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query("insert into t select generate_series(101, 200)");
-  const targetTime: Date = (await client.query("select clock_timestamp() as at")).rows[0].at;
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  await client.query("insert into t select generate_series(201, 300)");
-  const segment: string = (await client.query("select pg_walfile_name(pg_switch_wal()) as name")).rows[0]
-    .name;
-  await client.end();
-  await waitArchived(server, segment, 60_000);
+  const { targetTime, segment } = await writeAroundTargetTime(server, "app", 60_000);
   const archived = await runCli(["wal", "fetch", segment, join(root, "check-segment"), "-c", config], {
     env: NO_AWS,
   });
@@ -116,13 +103,7 @@ test("point-in-time recovery from an S3 repository, settings and credentials fro
   );
   assert.ok(!auto.includes(S3RVER_KEY), "a credential was written into postgresql.auto.conf");
 
-  const recovered = await startRecoveredCluster({
-    bin: server.bin,
-    dataDir,
-    socketDir: join(root, "socket2"),
-    password: server.password,
-    database: "app",
-    query: "select count(*)::int as n, max(id) as max from t",
+  const recovered = await recoverRowsOfT(server, root, dataDir, {
     timeoutMs: 90_000,
     // No AWS_* variables in the recovering server's environment either.
     env: { ...process.env, ...NO_AWS },

@@ -62,6 +62,8 @@ options:
   --connections N    wrk connections (default 64)
   --callgrind LIST   two request counts, e.g. 1000,11000: instructions per request instead
   --only A|B         with --callgrind: measure one build only (a figure already known for the other)
+  --node-flags F     with --callgrind: node options for both builds, e.g. --node-flags=--single-threaded (V8
+                     compiles and collects garbage on the main thread: counts repeat far better)
   -h, --help         this text`;
 
 const log = (line = "") => process.stdout.write(`${line}\n`);
@@ -87,7 +89,7 @@ async function startUpstream(tmp) {
 }
 
 /** Quick mode, one process; `wrapper` (valgrind and its options) runs node when given. */
-async function startBulwark(tmp, label, dir, upstreamPort, wrapper = []) {
+async function startBulwark(tmp, label, dir, upstreamPort, wrapper = [], nodeFlags = []) {
   const port = await freePort();
   const admin = await freePort();
   const args = [
@@ -102,7 +104,7 @@ async function startBulwark(tmp, label, dir, upstreamPort, wrapper = []) {
     "--workers",
     "1",
   ];
-  const [command, ...commandArgs] = [...wrapper, process.execPath, ...args];
+  const [command, ...commandArgs] = [...wrapper, process.execPath, ...nodeFlags, ...args];
   const handle = startProcess(`bulwark ${label}`, command, commandArgs, {
     stdoutFile: join(tmp, `bulwark-${label}-access.log`),
     stderrFile: join(tmp, `bulwark-${label}-stderr.log`),
@@ -227,7 +229,7 @@ function callgrindTotal(file) {
  * disagreed by 4x for one build: V8's compiler and GC threads make a running process's counts
  * depend on when the request arrives.)
  */
-async function callgrindBuild(tmp, label, dir, upstreamPort, counts) {
+async function callgrindBuild(tmp, label, dir, upstreamPort, counts, nodeFlags) {
   const totals = [];
   const started = performance.now();
   for (const count of counts) {
@@ -238,7 +240,14 @@ async function callgrindBuild(tmp, label, dir, upstreamPort, counts) {
       "--smc-check=all-non-file",
       `--callgrind-out-file=${out}`,
     ];
-    const target = await startBulwark(tmp, `${label}-callgrind-${count}`, dir, upstreamPort, wrapper);
+    const target = await startBulwark(
+      tmp,
+      `${label}-callgrind-${count}`,
+      dir,
+      upstreamPort,
+      wrapper,
+      nodeFlags,
+    );
     await sendRequests(target.port, count);
     await stopProcess(target.handle, 180_000);
     totals.push(callgrindTotal(out));
@@ -269,7 +278,7 @@ async function callgrindMode(tmp, builds, counts, options) {
       ["B", builds.b],
     ].filter(([label]) => options.only === undefined || options.only === label)) {
       perRequest[label] ??= [];
-      perRequest[label].push(await callgrindBuild(tmp, label, dir, upstream.port, counts));
+      perRequest[label].push(await callgrindBuild(tmp, label, dir, upstream.port, counts, options.nodeFlags));
     }
   }
   if (options.only) return;
@@ -291,6 +300,7 @@ async function main() {
       connections: { type: "string", default: "64" },
       callgrind: { type: "string" },
       only: { type: "string" },
+      "node-flags": { type: "string", default: "" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -315,6 +325,7 @@ async function main() {
       await callgrindMode(tmp, builds, counts, {
         rounds: values.rounds === undefined ? 1 : Number(values.rounds),
         only: values.only?.toUpperCase(),
+        nodeFlags: values["node-flags"].split(" ").filter(Boolean),
       });
     } else {
       await cpuMode(tmp, builds, {

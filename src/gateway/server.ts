@@ -50,7 +50,7 @@ import { acceptRequestId } from "./stages/request-id.js";
 import { traceIdsFrom } from "./stages/trace-context.js";
 import { CertificateWatcher, tlsServerOptions } from "./tls.js";
 import { HealthChecker } from "./upstream/health-check.js";
-import { type ProxyOutcome, proxyRequest, requestHasBody } from "./upstream/proxy.js";
+import { type ProxyFinish, proxyRequest, requestHasBody } from "./upstream/proxy.js";
 import { openTunnel } from "./upstream/websocket.js";
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
@@ -87,6 +87,20 @@ export interface ReadinessReport {
 // Host header: a registered name or IPv4 literal, or a bracketed IPv6 literal, with an optional port.
 const HOST_HEADER =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+// Most requests name the same host as the one before: the last valid authority and its host are
+// kept, which spares the pattern test, the slicing and the lower-casing per request.
+let lastAuthority: string | undefined;
+let lastHost = "";
+
+/** The lower-case host of a Host header or :authority value, or undefined when it is not valid. */
+function validHostOf(authority: string): string | undefined {
+  if (authority === lastAuthority) return lastHost;
+  if (authority.length > 255 || !HOST_HEADER.test(authority)) return undefined;
+  lastHost = hostOf(authority);
+  lastAuthority = authority;
+  return lastHost;
+}
 
 function hostOf(authority: string): string {
   if (authority.startsWith("[")) return authority.slice(0, authority.indexOf("]") + 1).toLowerCase();
@@ -480,7 +494,12 @@ export class Gateway {
     const ctx = contextFor(runtime, req, res, listener, arrival, startedAt);
     const chain = route ? runtime.chains[route.index]! : runtime.fallbackChain;
 
-    res.once("close", () => {
+    // on() rather than once(): once() wraps the listener and removes it again, per request. Node
+    // emits a response's 'close' once; the flag covers the manual emit below for queued responses.
+    let closed = false;
+    res.on("close", () => {
+      if (closed) return;
+      closed = true;
       this.complete(ctx, bytesWrittenAtStart);
       ctx.upstreamExchange?.clientClosed();
     });
@@ -560,12 +579,11 @@ export class Gateway {
       return;
     }
     ctx.upstreamTarget = target.origin;
-    proxyRequest(ctx, chain, group, target, runtime.config.server.timeouts.bodyIdle, (outcome) =>
-      this.proxied(ctx, chain, group.name, outcome),
-    );
+    proxyRequest(ctx, chain, group, target, runtime.config.server.timeouts.bodyIdle, this.proxied);
   }
 
-  private proxied(ctx: RequestContext, chain: StageChain, upstream: string, outcome: ProxyOutcome): void {
+  /** Made once per gateway (not a closure per request): the proxy passes the request back in. */
+  private readonly proxied: ProxyFinish = (ctx, chain, upstream, outcome) => {
     if (outcome.error) {
       ctx.errorCode = outcome.error.kind ?? outcome.error.code;
       if (outcome.error.kind) this.metrics.upstreamError(upstream, outcome.error.kind);
@@ -582,7 +600,7 @@ export class Gateway {
     } else if (outcome.clientAborted) {
       ctx.errorCode = "client_closed";
     }
-  }
+  };
 
   private fail(ctx: RequestContext, chain: StageChain, error: unknown): void {
     ctx.errorCode = "internal";
@@ -669,7 +687,7 @@ export class Gateway {
           ? Number(res.getHeader("content-length") ?? 0)
           : req.socket.bytesWritten - bytesWrittenAtStart;
       const referer = req.headers.referer;
-      this.accessLogger.write({
+      this.accessLogger.request({
         type: "access",
         route: ctx.route.name,
         upstream: ctx.route.upstream || undefined,
@@ -862,8 +880,9 @@ function arrive(runtime: Runtime, req: AnyRequest): Arrival {
   const headers = req.headers;
   const parsed = target && "path" in target ? target : undefined;
   const authority = parsed?.host || headers.host || (headers[":authority"] as string | undefined) || "";
-  const validHost = authority.length <= 255 && HOST_HEADER.test(authority);
-  const host = validHost ? hostOf(authority) : "";
+  const checked = validHostOf(authority);
+  const validHost = checked !== undefined;
+  const host = checked ?? "";
   const path = parsed?.path ?? "/";
   return {
     target,

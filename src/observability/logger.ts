@@ -17,6 +17,7 @@
  */
 import { writeSync } from "node:fs";
 import pino, { type DestinationStream, type Logger } from "pino";
+import { type RequestAccessRecord, requestAccessMembers } from "./access-line.js";
 import { SECRET_HEADERS } from "./redact.js";
 
 export type { Logger };
@@ -33,6 +34,8 @@ export interface AccessLog {
   readonly enabled: boolean;
   /** Writes the record as a line; `msg` and the record's own fields follow level, time and pid. */
   write(record: Record<string, unknown>): void;
+  /** The line of a proxied request: the same line as write(record) gives, made faster (access-line.ts). */
+  request(record: RequestAccessRecord): void;
 }
 
 export interface Loggers {
@@ -92,17 +95,24 @@ function accessLog(destination: DestinationStream, enabled: boolean): AccessLog 
   // Formatting a timestamp costs about 1 µs; under load many lines share a millisecond.
   let stampedAt = 0;
   let stamp = "";
+  const stampNow = (): string => {
+    const now = Date.now();
+    if (now !== stampedAt) {
+      stampedAt = now;
+      stamp = new Date(now).toISOString();
+    }
+    return stamp;
+  };
   return {
     enabled,
     write(record: Record<string, unknown>): void {
       if (!enabled) return;
-      const now = Date.now();
-      if (now !== stampedAt) {
-        stampedAt = now;
-        stamp = new Date(now).toISOString();
-      }
       // JSON.stringify(record) starts with "{": splice the common fields in front of its members.
-      destination.write(`${prefix}${stamp}${pid}${JSON.stringify(record).slice(1)}\n`);
+      destination.write(`${prefix}${stampNow()}${pid}${JSON.stringify(record).slice(1)}\n`);
+    },
+    request(record: RequestAccessRecord): void {
+      if (!enabled) return;
+      destination.write(`${prefix}${stampNow()}${pid}${requestAccessMembers(record)}\n`);
     },
   };
 }

@@ -21,7 +21,6 @@ export interface TraceIds {
 
 /** Derives this hop's ids from an incoming traceparent header. */
 export function traceIdsFrom(header: string | string[] | undefined): TraceIds {
-  const spanId = randomHex(8);
   if (typeof header === "string") {
     const match = TRACEPARENT.exec(header.trim());
     // Version ff is invalid; version 00 must have exactly four fields.
@@ -32,10 +31,12 @@ export function traceIdsFrom(header: string | string[] | undefined): TraceIds {
       match[2] !== ZERO_TRACE &&
       match[3] !== ZERO_SPAN
     ) {
-      return { traceId: match[2]!, spanId, flags: match[4]!, continued: true };
+      return { traceId: match[2]!, spanId: randomHex(8), flags: match[4]!, continued: true };
     }
   }
-  return { traceId: randomHex(16), spanId, flags: "01", continued: false };
+  // A new trace: both ids from one draw (one hex conversion instead of two).
+  const ids = randomHex(24);
+  return { traceId: ids.slice(0, 32), spanId: ids.slice(32), flags: "01", continued: false };
 }
 
 function traceparentOf(ctx: RequestContext): string {

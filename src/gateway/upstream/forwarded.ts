@@ -10,8 +10,20 @@ function forwardedNode(address: string): string {
   return address.includes(":") ? `"[${address}]"` : address;
 }
 
-function quoteIfNeeded(value: string): string {
-  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value) ? value : `"${value.replace(/["\\]/g, "\\$&")}"`;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+// Nearly every request to a gateway names the same few hosts: the last answer is kept, which
+// spares the pattern test per request (string equality is a plain compare).
+let lastHost = "";
+let lastHostQuoted = `""`;
+
+/** RFC 7239 §4: a value that is not a token is sent as a quoted-string. */
+export function quoteIfNeeded(value: string): string {
+  if (value === lastHost) return lastHostQuoted;
+  const quoted = TOKEN.test(value) ? value : `"${value.replace(/["\\]/g, "\\$&")}"`;
+  lastHost = value;
+  lastHostQuoted = quoted;
+  return quoted;
 }
 
 function single(value: string | string[] | undefined): string | undefined {

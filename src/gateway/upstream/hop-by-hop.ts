@@ -51,7 +51,9 @@ export function connectionListed(connection: string | string[] | undefined): Set
 export function forwardableRequestHeaders(rawHeaders: readonly string[], keepUpgrade = false): string[] {
   let listed: Set<string> | undefined;
   for (let index = 0; index < rawHeaders.length; index += 2) {
-    if (rawHeaders[index]!.toLowerCase() === "connection") {
+    const name = rawHeaders[index]!;
+    // The length first: most names are not 10 characters long and need no lower-casing.
+    if (name.length === 10 && name.toLowerCase() === "connection") {
       const names = connectionListed(rawHeaders[index + 1]);
       if (names) listed = listed ? new Set([...listed, ...names]) : names;
     }

@@ -28,6 +28,14 @@ export type UpstreamErrorKind =
   | "tls"
   | "other";
 
+/** Called once per proxied request with its outcome, after the response ended or failed. */
+export type ProxyFinish = (
+  ctx: RequestContext,
+  chain: StageChain,
+  upstream: string,
+  outcome: ProxyOutcome,
+) => void;
+
 export interface ProxyOutcome {
   readonly error?: { readonly code: ErrorCode; readonly kind?: UpstreamErrorKind; readonly detail?: string };
   /** The client went away before the response was complete. */
@@ -84,12 +92,17 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
   private done = false;
 
   private onDrain: (() => void) | undefined;
+  /** The upstream's Content-Length, -1 when it sent none. */
+  private declaredLength = -1;
+  private firstChunk = true;
 
   constructor(
     private readonly ctx: RequestContext,
     private readonly chain: StageChain,
+    private readonly group: UpstreamGroup,
+    private readonly target: UpstreamTarget,
     private readonly body: BodyGuard | undefined,
-    private readonly finish: (outcome: ProxyOutcome) => void,
+    private readonly finish: ProxyFinish,
   ) {
     ctx.upstreamExchange = this;
   }
@@ -125,14 +138,10 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
     };
     try {
       runResponseStages(this.chain, this.ctx, head);
-      const res = this.ctx.res;
-      if ("cork" in res) {
-        // The head, a small body and the end usually arrive in one tick: corking until the next
-        // tick sends them in one write instead of two or three (each a system call).
-        res.cork();
-        process.nextTick(uncork, res);
-      }
-      res.writeHead(head.status, head.headers);
+      // writeHead() only stores the head: it leaves with the first body bytes or the end.
+      this.ctx.res.writeHead(head.status, head.headers);
+      const length = head.headers["content-length"];
+      if (typeof length === "string") this.declaredLength = Number(length);
     } catch (error) {
       // An upstream header Node refuses to send (invalid characters): answer 502, not a crash.
       controller.abort(error as Error);
@@ -141,7 +150,23 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const res = this.ctx.res as ServerResponse;
+    let endUncorks = false;
+    if (this.firstChunk) {
+      this.firstChunk = false;
+      // Node writes a head and the first body bytes with two system calls unless the socket is
+      // corked; end() uncorks it and sends the head, the body and the end in one write. When this
+      // chunk is the whole declared body, the end follows in this same parse (llhttp completes
+      // the message now) and does that; otherwise the next tick uncorks. (A response with no
+      // body needs neither: end() sends the head alone.) HTTP/2 streams have no cork.
+      if ("cork" in res) {
+        res.cork();
+        if (chunk.length === this.declaredLength) endUncorks = true;
+        else process.nextTick(uncork, res);
+      }
+    }
     if (!res.write(chunk)) {
+      // A corked socket never drains: send now, then wait.
+      if (endUncorks) res.uncork();
       controller.pause();
       // Made on first need: most responses never fill the client's buffer.
       this.onDrain ??= () => this.controller?.resume();
@@ -175,7 +200,9 @@ class ProxyHandler implements Dispatcher.DispatchHandler {
       // An unfinished request body must not keep the client's stream flowing into nothing.
       if (outcome.error) this.body.destroy();
     }
-    this.finish(outcome);
+    const kind = outcome.error?.kind;
+    if (kind === "refused" || kind === "connect_timeout") this.group.eject(this.target);
+    this.finish(this.ctx, this.chain, this.group.name, outcome);
   }
 }
 
@@ -183,14 +210,14 @@ function uncork(res: ServerResponse): void {
   res.uncork();
 }
 
-/** Forwards the request; `finish` is called once with the outcome, after the response ended or failed. */
+/** Forwards the request; `finish` is called once with the outcome. */
 export function proxyRequest(
   ctx: RequestContext,
   chain: StageChain,
   group: UpstreamGroup,
   target: UpstreamTarget,
   bodyIdleMs: number,
-  finish: (outcome: ProxyOutcome) => void,
+  finish: ProxyFinish,
 ): void {
   const { req, route } = ctx;
   const headers = forwardableRequestHeaders(req.rawHeaders);
@@ -215,11 +242,7 @@ export function proxyRequest(
     }
   }
 
-  const handler = new ProxyHandler(ctx, chain, body, (outcome) => {
-    const kind = outcome.error?.kind;
-    if (kind === "refused" || kind === "connect_timeout") group.eject(target);
-    finish(outcome);
-  });
+  const handler = new ProxyHandler(ctx, chain, group, target, body, finish);
   target.pool.dispatch(
     {
       path: target.basePath + path + ctx.query,

@@ -7,10 +7,9 @@
  * requested time, and the server promotes when it gets there (PostgreSQL docs, "Recovering Using
  * a Continuous Archive Backup").
  */
-import { createHash } from "node:crypto";
 import { appendFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Transform } from "node:stream";
+import type { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { z } from "zod";
 import { BulwarkError, isBulwarkError } from "../errors.js";
@@ -22,6 +21,7 @@ import { childEnv, connect, type DbTarget } from "./connection.js";
 import { type BackupKeys, keyForId } from "./key-ring.js";
 import { artifactsSchema, BACKUP_ID, encryptionSchema } from "./manifest.js";
 import { manifestMac } from "./manifest-mac.js";
+import { measuringStream } from "./measuring-stream.js";
 import type { ObjectStore } from "./object-store.js";
 import { pgProgram, programVersion, startProgram } from "./pg-tools.js";
 import { BackupRepository } from "./repository.js";
@@ -114,15 +114,7 @@ export async function createBaseBackup(options: BaseBackupOptions): Promise<Base
     "ignore",
   );
   try {
-    const hash = createHash("sha256");
-    let size = 0;
-    const measure = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        size += chunk.length;
-        callback(null, chunk);
-      },
-    });
+    const measure = measuringStream();
     const [, exit] = await Promise.all([
       pipeline(
         run.child.stdout!,
@@ -163,8 +155,8 @@ export async function createBaseBackup(options: BaseBackupOptions): Promise<Base
         keyKind: key.kind,
         chunkSize: 2 ** DEFAULT_CHUNK_LOG2,
       },
-      artifacts: [{ name: BASE_ARTIFACT, size, sha256: hash.digest("hex") }],
-      size,
+      artifacts: [{ name: BASE_ARTIFACT, size: measure.size(), sha256: measure.sha256() }],
+      size: measure.size(),
     };
     const manifest: BaseManifest = { ...unsigned, mac: await manifestMac(unsigned, key) };
     await repo.complete(manifest);

@@ -10,7 +10,6 @@
  * that same transaction, so writes during the backup can make neither disagree with the dump
  * (PostgreSQL docs, "Snapshot Synchronization Functions").
  */
-import { createHash } from "node:crypto";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { BulwarkError, isBulwarkError } from "../errors.js";
@@ -21,6 +20,7 @@ import type { BackupKey } from "./backup-key.js";
 import { childEnv, connect, type DbTarget } from "./connection.js";
 import { ARTIFACT_FILE, dataArtifactFile, type Manifest, SCHEMA_ARTIFACT_FILE } from "./manifest.js";
 import { manifestMac } from "./manifest-mac.js";
+import { measuringStream } from "./measuring-stream.js";
 import { pgProgram, programVersion, type RunningProgram, startProgram } from "./pg-tools.js";
 import type { BackupRepository } from "./repository.js";
 import { exactTablePattern, MIN_SPLIT_TABLE_BYTES, planSplit, type SplitPlan } from "./split-plan.js";
@@ -161,15 +161,10 @@ export async function createBackup(options: BackupOptions): Promise<Manifest> {
           childEnv(target),
           "ignore",
         );
-        const hash = createHash("sha256");
-        let size = 0;
-        const measure = new Transform({
-          transform(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
-            size += chunk.length;
-            totalBytes += chunk.length;
+        const measure = measuringStream({
+          onBytes: (count) => {
+            totalBytes += count;
             progress();
-            callback(null, chunk);
           },
         });
         const written = pipeline(
@@ -180,7 +175,7 @@ export async function createBackup(options: BackupOptions): Promise<Manifest> {
           measure,
           repo.artifactWriter(id, spec.artifact),
           { signal: abort.signal },
-        ).then(() => ({ name: spec.artifact, size, sha256: hash.digest("hex") }));
+        ).then(() => ({ name: spec.artifact, size: measure.size(), sha256: measure.sha256() }));
         streams.push({ artifact: spec.artifact, dump, written });
       });
       const stats = allTableStats(client);

@@ -5,12 +5,11 @@
  * too. Removal is crash-safe (BackupRepository.remove deletes the manifest first). A prune that
  * removes holds the repository's `rekey.lock` (rekey-lock.ts): it is refused while a rekey runs.
  */
-import { createHash } from "node:crypto";
-import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { BulwarkError, isBulwarkError } from "../errors.js";
 import { baseRepository } from "./base-backup.js";
 import type { Manifest } from "./manifest.js";
+import { discardingSink, measuringStream } from "./measuring-stream.js";
 import type { ObjectStore } from "./object-store.js";
 import { withRepositoryLock } from "./rekey-lock.js";
 import type { BackupRepository } from "./repository.js";
@@ -27,26 +26,16 @@ export interface PrunePlan {
 
 export async function artifactsIntact(repo: BackupRepository, manifest: Manifest): Promise<boolean> {
   for (const artifact of manifest.artifacts) {
-    const hash = createHash("sha256");
-    let size = 0;
+    const measure = measuringStream();
     try {
-      await pipeline(
-        await repo.openArtifact(manifest.id, artifact.name),
-        new Writable({
-          write(chunk: Buffer, _encoding, callback) {
-            hash.update(chunk);
-            size += chunk.length;
-            callback();
-          },
-        }),
-      );
+      await pipeline(await repo.openArtifact(manifest.id, artifact.name), measure, discardingSink());
     } catch (error) {
       // A repository that cannot be read (S3 unreachable, denied) stops the prune: deciding
       // which backup is intact without reading it could leave none protected.
       if (isBulwarkError(error) && error.code !== "backup_corrupt") throw error;
       return false;
     }
-    if (size !== artifact.size || hash.digest("hex") !== artifact.sha256) return false;
+    if (measure.size() !== artifact.size || measure.sha256() !== artifact.sha256) return false;
   }
   return true;
 }

@@ -23,9 +23,7 @@
  * NEW; `bulwark wal fetch` and `wal push` take several keys and pick the one a segment names
  * (key-ring.ts), so recovery works across the transition.
  */
-import { createHash } from "node:crypto";
 import { hostname } from "node:os";
-import { Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { BulwarkError, isBulwarkError } from "../errors.js";
 import { createDecryptStream, createEncryptStream, DEFAULT_CHUNK_LOG2 } from "./artifact-crypto.js";
@@ -33,6 +31,7 @@ import { CHUNK_LOG2_MAX, CHUNK_LOG2_MIN, parseHeader } from "./artifact-header.j
 import type { BackupKey } from "./backup-key.js";
 import { IN_PROGRESS_FILE } from "./manifest.js";
 import { manifestMac, verifyManifestMac } from "./manifest-mac.js";
+import { discardingSink, measuringStream } from "./measuring-stream.js";
 import { type ObjectStore, objectKey } from "./object-store.js";
 import { withRekeyLock } from "./rekey-lock.js";
 import {
@@ -111,36 +110,6 @@ export interface RekeyOptions {
   readonly onEvent?: (line: string) => void;
 }
 
-/** A pass-through that counts bytes and hashes them. */
-function measure(onBytes?: (count: number) => void): Transform & { size(): number; sha256(): string } {
-  const hash = createHash("sha256");
-  let size = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      onBytes?.(chunk.length);
-      callback(null, chunk);
-    },
-  });
-  let digest: string | undefined;
-  return Object.assign(stream, {
-    size: () => size,
-    sha256: () => {
-      digest ??= hash.digest("hex");
-      return digest;
-    },
-  });
-}
-
-function discard(): Writable {
-  return new Writable({
-    write(_chunk, _encoding, callback) {
-      callback();
-    },
-  });
-}
-
 function chunkLog2Of(manifest: KeyedManifest): number {
   const log2 = Math.log2(manifest.encryption.chunkSize);
   return Number.isInteger(log2) && log2 >= CHUNK_LOG2_MIN && log2 <= CHUNK_LOG2_MAX
@@ -201,12 +170,14 @@ class Rekeying {
     progress: () => void,
   ): Promise<{ name: string; size: number; sha256: string }> {
     const { oldKey, newKey } = this.options;
-    const source = measure((count) => {
-      this.bytes += count;
-      progress();
+    const source = measuringStream({
+      onBytes: (count) => {
+        this.bytes += count;
+        progress();
+      },
     });
-    const plain = measure();
-    const written = measure();
+    const plain = measuringStream();
+    const written = measuringStream();
     await pipeline(
       await repo.openArtifact(manifest.id, artifact.name),
       source,
@@ -224,14 +195,14 @@ class Rekeying {
       );
     }
     // Read the copy back: what is stored is what was written, and NEW opens it to the same plaintext.
-    const stored = measure();
-    const reopened = measure();
+    const stored = measuringStream();
+    const reopened = measuringStream();
     await pipeline(
       await repo.openArtifact(twin, artifact.name),
       stored,
       createDecryptStream(newKey),
       reopened,
-      discard(),
+      discardingSink(),
       this.pipelineOptions(),
     );
     if (

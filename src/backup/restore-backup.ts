@@ -6,11 +6,10 @@
  * --single-transaction, so a failure leaves the target as it was; a split backup by several at
  * once (restore-split.ts).
  */
-import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Readable, Transform, Writable } from "node:stream";
+import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { BulwarkError, isBulwarkError } from "../errors.js";
 import { createDecryptStream } from "./artifact-crypto.js";
@@ -19,6 +18,7 @@ import { childEnv, connect, type DbTarget } from "./connection.js";
 import { isSplit, type Manifest } from "./manifest.js";
 import { verifyManifestMac } from "./manifest-mac.js";
 import { mapLimited } from "./map-limited.js";
+import { discardingSink, measuringStream } from "./measuring-stream.js";
 import { pgProgram, startProgram } from "./pg-tools.js";
 import type { BackupRepository } from "./repository.js";
 import { restoreSplit } from "./restore-split.js";
@@ -60,28 +60,9 @@ export function meter(
   };
 }
 
-export function progressCounter(
-  progress: Meter | undefined,
-  hash?: ReturnType<typeof createHash>,
-): Transform & { bytes(): number } {
-  let bytes = 0;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash?.update(chunk);
-      bytes += chunk.length;
-      progress?.add(chunk.length);
-      callback(null, chunk);
-    },
-  });
-  return Object.assign(counter, { bytes: () => bytes });
-}
-
-function discard(): Writable {
-  return new Writable({
-    write(_chunk, _encoding, callback) {
-      callback();
-    },
-  });
+/** Counts the bytes passing into a progress meter; hashes them only when asked. */
+function metered(progress: Meter | undefined, hash = false) {
+  return measuringStream({ hash, ...(progress ? { onBytes: (count: number) => progress.add(count) } : {}) });
 }
 
 /** What the integrity checks need from a repository and a manifest (logical or base backup). */
@@ -116,19 +97,17 @@ export async function verifyArtifacts(
   const fetchStart = performance.now();
   const fetched = meter("fetch", total, options.onProgress);
   await mapLimited(manifest.artifacts, jobs, async (artifact) => {
-    const hash = createHash("sha256");
-    const counter = progressCounter(fetched, hash);
-    await pipeline(await repo.openArtifact(manifest.id, artifact.name), counter, discard(), {
+    const counter = metered(fetched, true);
+    await pipeline(await repo.openArtifact(manifest.id, artifact.name), counter, discardingSink(), {
       signal: options.signal,
     });
-    if (counter.bytes() < artifact.size) {
+    if (counter.size() < artifact.size) {
       throw new BulwarkError(
         "backup_truncated",
-        `backup ${manifest.id} is truncated: ${artifact.name} has ${counter.bytes()} bytes, the manifest says ${artifact.size}`,
+        `backup ${manifest.id} is truncated: ${artifact.name} has ${counter.size()} bytes, the manifest says ${artifact.size}`,
       );
     }
-    const digest = hash.digest("hex");
-    if (counter.bytes() !== artifact.size || digest !== artifact.sha256) {
+    if (counter.size() !== artifact.size || counter.sha256() !== artifact.sha256) {
       throw new BulwarkError(
         "backup_corrupt",
         `backup ${manifest.id} is corrupt: the SHA-256 of ${artifact.name} does not match the manifest`,
@@ -143,8 +122,8 @@ export async function verifyArtifacts(
     await pipeline(
       await repo.openArtifact(manifest.id, artifact.name),
       createDecryptStream(key),
-      progressCounter(decrypted),
-      discard(),
+      metered(decrypted),
+      discardingSink(),
       { signal: options.signal },
     ).catch((error: unknown) => {
       throw nameArtifact(error, manifest.artifacts.length > 1 ? artifact.name : undefined);
@@ -268,7 +247,7 @@ export async function runPgRestore(run: PgRestoreRun): Promise<PgRestoreExit> {
       pipeline(
         source,
         createDecryptStream(run.key),
-        progressCounter(run.progress),
+        metered(run.progress),
         restore.child.stdin!,
         ...(run.signal ? [{ signal: run.signal }] : []),
       ).catch((error: unknown) => {

@@ -4,9 +4,9 @@
 // the tests use, on loopback in this process), on the pgbench database of bench/backup/
 // database.mjs. Rounds are interleaved (local, S3, local, S3, …) so background load hits both
 // alike; medians and ratios are printed and written to bench/results/backup-s3-<timestamp>.json.
-// What this measures is the cost of the S3 path (SDK, SigV4, multipart upload, three downloads
-// for a drill) with a store that is as close as it gets: s3rver's own CPU is on the same two
-// CPUs, so the S3 figures are an upper bound for the client's work, not a network figure.
+// What this measures is the cost of the S3 path (SDK, SigV4, multipart upload, one download and
+// a local copy for a drill) with a store that is as close as it gets: s3rver's own CPU is on the
+// same two CPUs, so the S3 figures are an upper bound for the client's work, not a network figure.
 //
 //   npm run build && node bench/backup/s3.mjs [--rounds 5]
 import { spawn } from "node:child_process";

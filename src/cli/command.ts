@@ -39,3 +39,8 @@ function lowerFirst(text: string): string {
 export function say(line = ""): void {
   process.stderr.write(`${line}\n`);
 }
+
+/** A warning for people: the command goes on. */
+export function warn(message: string): void {
+  say(`warning: ${message}`);
+}

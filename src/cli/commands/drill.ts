@@ -7,12 +7,14 @@ import { backupSection, jobsFrom, loadKey, repositoryFrom } from "../../backup/c
 import { resolveDbTarget } from "../../backup/connection.js";
 import { runDrill } from "../../backup/drill.js";
 import { renderSummary, writeEvidence } from "../../backup/drill-report.js";
+import { withLocalCopies } from "../../backup/local-copy-store.js";
 import { isSplit } from "../../backup/manifest.js";
 import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
+import { BackupRepository } from "../../backup/repository.js";
 import { parseDuration } from "../../config/units.js";
 import { BulwarkError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
-import { type Command, parseFlags, say } from "../command.js";
+import { type Command, parseFlags, say, warn } from "../command.js";
 
 const HELP = `usage: bulwark drill restore [--id ID] --db URL --repo DIR --key-file FILE [options]
 
@@ -115,26 +117,28 @@ export const drillCommand: Command = {
       );
     }
     const progress = progressLine();
-    const report = await withInterrupt("interrupted; dropping the scratch database", (signal) =>
-      runDrill({
-        repo,
-        manifest,
-        key,
-        server,
-        assertions,
-        rtoObjectiveMs,
-        rpoObjectiveMs,
-        incidentTime,
-        pgBin: values["pg-bin"] ?? section.pgBin,
-        jobs,
-        signal,
-        onProgress: (p) =>
-          progress.update(
-            "table" in p
-              ? `  verify ${p.table}`
-              : `  ${p.phase} ${formatBytes(p.bytes)} of ${formatBytes(p.total)}`,
-          ),
-      }).finally(() => progress.finish()),
+    const report = await withLocalCopies(repo.store, { onWarning: warn }, (store) =>
+      withInterrupt("interrupted; dropping the scratch database", (signal) =>
+        runDrill({
+          repo: new BackupRepository(store),
+          manifest,
+          key,
+          server,
+          assertions,
+          rtoObjectiveMs,
+          rpoObjectiveMs,
+          incidentTime,
+          pgBin: values["pg-bin"] ?? section.pgBin,
+          jobs,
+          signal,
+          onProgress: (p) =>
+            progress.update(
+              "table" in p
+                ? `  verify ${p.table}`
+                : `  ${p.phase} ${formatBytes(p.bytes)} of ${formatBytes(p.total)}`,
+            ),
+        }).finally(() => progress.finish()),
+      ),
     );
     say(renderSummary(report));
     if (values["no-evidence"] !== true) {

@@ -24,7 +24,7 @@ import {
 } from "../../security/api-keys/schema.js";
 import type { ApiKeyStore } from "../../security/api-keys/store.js";
 import { createApiKeyStore } from "../../security/api-keys/stores.js";
-import { type Command, parseFlags, say } from "../command.js";
+import { type Command, parseFlags, say, warn } from "../command.js";
 
 const HELP = `usage: bulwark keys create --name NAME [--scopes a,b] [--expires 90d] [store options]
        bulwark keys list [--format table|json] [store options]
@@ -111,7 +111,7 @@ export const keysCommand: Command = {
     const trail = action === "list" ? undefined : auditTrailOf(document);
     const target = { id: args[0] ?? null };
     const store = await createApiKeyStore(storeConfig, {
-      onWarning: (message) => say(`warning: ${message}`),
+      onWarning: warn,
     });
     try {
       await store.open();

@@ -8,13 +8,15 @@ import { restorePointInTime } from "../../backup/base-backup.js";
 import { backupSection, jobsFrom, loadKey, loadKeys, repositoryFrom } from "../../backup/config.js";
 import { resolveDbTarget } from "../../backup/connection.js";
 import { formatMs } from "../../backup/drill.js";
+import { withLocalCopies } from "../../backup/local-copy-store.js";
 import { isSplit } from "../../backup/manifest.js";
 import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
+import { BackupRepository } from "../../backup/repository.js";
 import { restoreBackup } from "../../backup/restore-backup.js";
 import { isS3Location } from "../../backup/s3-settings.js";
 import { BulwarkError } from "../../errors.js";
 import { ExitCode } from "../../exit-codes.js";
-import { type Command, parseFlags, say } from "../command.js";
+import { type Command, parseFlags, say, warn } from "../command.js";
 
 const HELP = `usage: bulwark restore ID|latest --to URL --repo DIR --key-file FILE [--clean] [--jobs N] [options]
        bulwark restore [BASE-ID|latest] --data-dir DIR [--to-time T] --repo DIR --key-file FILE [--key-file FILE]…
@@ -101,15 +103,17 @@ async function pointInTime(
   if (values.config && (keyFiles.length === 0 || isS3Location(repo.location)))
     fetchFlags.push("-c", resolve(values.config));
   const dataDir = resolve(values["data-dir"]);
-  const manifest = await restorePointInTime({
-    store: repo.store,
-    key,
-    id: positionals[0] ?? "latest",
-    dataDir,
-    targetTime,
-    bulwarkArgv: [process.execPath, resolve(process.argv[1]!)],
-    fetchFlags,
-  });
+  const manifest = await withLocalCopies(repo.store, { onWarning: warn }, (store) =>
+    restorePointInTime({
+      store,
+      key,
+      id: positionals[0] ?? "latest",
+      dataDir,
+      targetTime,
+      bulwarkArgv: [process.execPath, resolve(process.argv[1]!)],
+      fetchFlags,
+    }),
+  );
   say(`restored base backup ${manifest.id} (${manifest.finishedAt}) into ${dataDir}`);
   say(
     targetTime
@@ -175,19 +179,22 @@ export const restoreCommand: Command = {
     }
     const progress = progressLine();
     const interrupted = split ? "interrupted; stopping the restore" : "interrupted; rolling back the restore";
-    const timings = await withInterrupt(interrupted, (signal) =>
-      restoreBackup({
-        repo,
-        manifest,
-        key,
-        target,
-        clean: values.clean === true,
-        noOwner: values["no-owner"] === true,
-        jobs,
-        pgBin: values["pg-bin"] ?? section.pgBin,
-        signal,
-        onProgress: (p) => progress.update(`  ${p.phase} ${formatBytes(p.bytes)} of ${formatBytes(p.total)}`),
-      }).finally(() => progress.finish()),
+    const timings = await withLocalCopies(repo.store, { onWarning: warn }, (store) =>
+      withInterrupt(interrupted, (signal) =>
+        restoreBackup({
+          repo: new BackupRepository(store),
+          manifest,
+          key,
+          target,
+          clean: values.clean === true,
+          noOwner: values["no-owner"] === true,
+          jobs,
+          pgBin: values["pg-bin"] ?? section.pgBin,
+          signal,
+          onProgress: (p) =>
+            progress.update(`  ${p.phase} ${formatBytes(p.bytes)} of ${formatBytes(p.total)}`),
+        }).finally(() => progress.finish()),
+      ),
     );
     say(
       `restored backup ${manifest.id} into ${target.display}: fetch ${formatMs(timings.fetchMs)}, decrypt ${formatMs(timings.decryptMs)}, restore ${formatMs(timings.restoreMs)}`,

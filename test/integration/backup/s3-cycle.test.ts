@@ -6,11 +6,11 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { TestPostgres } from "../../support/postgres.js";
-import { S3RVER_KEY, type TestS3 } from "../../support/s3.js";
+import { S3RVER_KEY, s3FaultProxy, type TestS3 } from "../../support/s3.js";
 import { type BackupFixture, startBackupFixture } from "./fixture.js";
 
 let fx: BackupFixture;
@@ -90,26 +90,37 @@ describe("S3 repository: the whole cycle", () => {
       assert.ok(!output.includes(S3RVER_KEY), "a credential was printed");
   });
 
-  test("restore and drill fetch from the bucket; the drill marks the backup verified there", async () => {
+  test("restore and drill fetch from the bucket, each artifact downloaded once; the drill marks the backup verified there", async () => {
+    // Through a logging proxy: a restore reads the artifact three times (checksum, authentication,
+    // pg_restore), the bucket serves it once; the local copies, in TMPDIR, are gone afterwards.
+    const proxy = await s3FaultProxy(s3);
+    const copies = mkdtempSync(join(dir, "tmp-"));
+    const viaProxy = { env: { AWS_ENDPOINT_URL: proxy.endpoint, TMPDIR: copies } };
+    const artifactGets = () => proxy.requests.filter((line) => /^GET \S*\/dump\.bwenc/.test(line)).length;
     const target = await pg.createDatabase("restored");
-    const restored = await fx.restore("latest", target);
+    let restored: Awaited<ReturnType<typeof fx.restore>>;
+    let drill: Awaited<ReturnType<typeof fx.drill>>;
+    let restoreGets: number;
+    try {
+      restored = await fx.restore("latest", target, [], viaProxy);
+      restoreGets = artifactGets();
+      drill = await fx.drill(
+        ["--assert", "select count(*) = 3000 from users", "--rto", "1h", "--no-evidence", "--format", "json"],
+        viaProxy,
+      );
+    } finally {
+      await proxy.close();
+    }
     assert.equal(restored.code, 0, restored.stderr);
+    assert.equal(restoreGets, 1, proxy.requests.join("\n"));
+    assert.equal(artifactGets(), 2, "the drill downloaded the artifact once too");
+    assert.deepEqual(readdirSync(copies), [], "no local copy is left behind");
     const rows = await pg.query<{ users: number; blobs: number }>(
       "select (select count(*)::int from users) as users, (select count(*)::int from blobs) as blobs",
       [],
       "restored",
     );
     assert.deepEqual(rows[0], { users: 3000, blobs: 400000 });
-
-    const drill = await fx.drill([
-      "--assert",
-      "select count(*) = 3000 from users",
-      "--rto",
-      "1h",
-      "--no-evidence",
-      "--format",
-      "json",
-    ]);
     assert.equal(drill.code, 0, drill.stderr);
     const report = JSON.parse(drill.stdout);
     assert.equal(report.ok, true);

@@ -18,6 +18,7 @@ import {
   mkdtempSync,
   renameSync,
   rmSync,
+  statfsSync,
   type WriteStream,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +26,7 @@ import { join } from "node:path";
 import { finished, pipeline, type Readable, Transform, type Writable } from "node:stream";
 import { LocalObjectStore } from "./local-object-store.js";
 import type { ObjectStore, StoredObject } from "./object-store.js";
+import { formatBytes } from "./progress.js";
 
 /** What the store and its children (store.child) share: one directory, one set of copies. */
 interface Copies {
@@ -40,6 +42,12 @@ interface Copies {
 export interface LocalCopyOptions {
   /** Where the copy directory is made (default: the system temp directory). */
   readonly parent?: string;
+  /**
+   * The bytes the copies will take, when known (a backup's artifacts): no copies are made when
+   * they would leave the file system with less than 5 % (and 256 MiB) free, so a restore never
+   * fills the disk other programs write to.
+   */
+  readonly bytes?: number;
   /** Told once when copies cannot be written; the reads go on from the repository. */
   readonly onWarning?: (message: string) => void;
 }
@@ -214,11 +222,18 @@ export async function withLocalCopies<T>(
   use: (store: ObjectStore) => Promise<T>,
 ): Promise<T> {
   if (store instanceof LocalObjectStore) return use(store);
+  const parent = options.parent ?? tmpdir();
+  const room = options.bytes === undefined ? undefined : roomFor(parent, options.bytes);
+  if (room !== undefined) {
+    options.onWarning?.(
+      `not enough free space in ${parent} for local copies of the backup (${room}); reading the repository's objects from it each time instead (set TMPDIR to a roomier directory to download once)`,
+    );
+    return use(store);
+  }
   let copies: LocalCopyStore;
   try {
     copies = new LocalCopyStore(store, options);
   } catch (error) {
-    const parent = options.parent ?? tmpdir();
     options.onWarning?.(
       `cannot make a directory for local copies in ${parent} (${(error as Error).message}); reading the repository's objects from it each time instead`,
     );
@@ -229,4 +244,19 @@ export async function withLocalCopies<T>(
   } finally {
     copies.dispose();
   }
+}
+
+/** Why `bytes` more would leave `dir`'s file system too full, or undefined when they fit. */
+function roomFor(dir: string, bytes: number): string | undefined {
+  let stats: { bsize: number; blocks: number; bavail: number };
+  try {
+    stats = statfsSync(dir);
+  } catch {
+    return undefined; // a missing directory is reported when the copy directory is made
+  }
+  const size = stats.blocks * stats.bsize;
+  const free = stats.bavail * stats.bsize;
+  const reserve = Math.max(0.05 * size, 256 * 1024 * 1024);
+  if (free - bytes >= reserve) return undefined;
+  return `${formatBytes(free)} free, ${formatBytes(bytes)} needed, ${formatBytes(reserve)} kept free`;
 }

@@ -117,7 +117,7 @@ export const drillCommand: Command = {
       );
     }
     const progress = progressLine();
-    const report = await withLocalCopies(repo.store, { onWarning: warn }, (store) =>
+    const report = await withLocalCopies(repo.store, { onWarning: warn, bytes: manifest.size }, (store) =>
       withInterrupt("interrupted; dropping the scratch database", (signal) =>
         runDrill({
           repo: new BackupRepository(store),

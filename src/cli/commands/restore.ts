@@ -179,7 +179,7 @@ export const restoreCommand: Command = {
     }
     const progress = progressLine();
     const interrupted = split ? "interrupted; stopping the restore" : "interrupted; rolling back the restore";
-    const timings = await withLocalCopies(repo.store, { onWarning: warn }, (store) =>
+    const timings = await withLocalCopies(repo.store, { onWarning: warn, bytes: manifest.size }, (store) =>
       withInterrupt(interrupted, (signal) =>
         restoreBackup({
           repo: new BackupRepository(store),

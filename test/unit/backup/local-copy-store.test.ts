@@ -140,3 +140,32 @@ test("withLocalCopies reads a local directory in place and removes a remote stor
   assert.match(warnings[0]!, /cannot make a directory for local copies in .*no-such-dir/);
   assert.ok(!existsSync(missingParent));
 });
+
+test("withLocalCopies makes no copies that would leave the file system nearly full", async () => {
+  const inner = new LocalObjectStore(mkdtempSync(join(root, "roomy-")));
+  const remote = new LocalCopyStore(inner, { parent: mkdtempSync(join(root, "unused-")) }).child("x");
+  const copyParent = mkdtempSync(join(root, "tmp-"));
+  const warnings: string[] = [];
+  const onWarning = (message: string) => warnings.push(message);
+  const huge = await withLocalCopies(
+    remote,
+    { parent: copyParent, bytes: 2 ** 60, onWarning },
+    async (store) => {
+      assert.deepEqual(readdirSync(copyParent), [], "no copy directory was made");
+      return store;
+    },
+  );
+  assert.equal(huge, remote);
+  assert.equal(warnings.length, 1);
+  assert.match(
+    warnings[0]!,
+    /not enough free space in .* for local copies of the backup \(.* free, 1048576 TiB needed, .* kept free\); .*set TMPDIR/,
+  );
+  const small = await withLocalCopies(
+    remote,
+    { parent: copyParent, bytes: 1024, onWarning },
+    async (store) => store,
+  );
+  assert.ok(small instanceof LocalCopyStore, "a backup that fits is copied");
+  assert.equal(warnings.length, 1);
+});

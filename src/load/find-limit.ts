@@ -14,7 +14,7 @@
  */
 import type { LatencySummary } from "./histogram.js";
 import { type FindLimitSpec, type LoadPlan, limitStep } from "./plan.js";
-import { buildSummary, type LoadSummary } from "./report.js";
+import { buildSummary, type LoadSummary, type SummaryTarget, summaryTarget } from "./report.js";
 import { type RunOptions, runLoad } from "./run.js";
 import type { ThresholdResult } from "./thresholds.js";
 
@@ -53,7 +53,7 @@ export interface LimitSummary {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly elapsedMs: number;
-  readonly target: { readonly url: string; readonly method: string };
+  readonly target: SummaryTarget;
   readonly search: FindLimitSpec;
   readonly slo: readonly string[];
   /** Highest sustainable rate (requests per second); null when no step held. */
@@ -113,7 +113,7 @@ export async function findLimit(
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     elapsedMs: Math.round(performance.now() - start),
-    target: { url: plan.request.displayUrl, method: plan.request.method },
+    target: summaryTarget(plan),
     search: spec,
     slo: plan.thresholds.map((threshold) => threshold.expression),
     limit: held.at(-1)?.rate ?? null,

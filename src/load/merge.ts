@@ -114,7 +114,10 @@ export function mergeSummaries(summaries: readonly LoadSummary[], files: readonl
     startedAt,
     finishedAt,
     elapsedMs: Math.max(...summaries.map((summary) => summary.elapsedMs)),
-    target: first.target,
+    // One generator that did not verify the certificate makes the merged run unverified too.
+    target: summaries.some((summary) => summary.target.insecure)
+      ? { ...first.target, insecure: true }
+      : first.target,
     executor: first.executor,
     requests,
     rps,

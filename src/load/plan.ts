@@ -3,10 +3,12 @@
  * must pass. Built once from CLI input (parse at the edge); everything after receives it frozen.
  */
 import { availableParallelism } from "node:os";
+import { resolve as resolvePath } from "node:path";
 import { parseDuration } from "../config/units.js";
 import { BulwarkError } from "../errors.js";
 import { loadScenarioFile, type Scenario } from "./scenario.js";
 import type { Stage } from "./stages.js";
+import { readCaBundle, type TargetTls } from "./target-tls.js";
 import { parseThreshold, type Threshold } from "./thresholds.js";
 import { maxWorkersFor } from "./worker-share.js";
 
@@ -110,6 +112,8 @@ export interface LoadPlan {
   readonly findLimit?: FindLimitSpec;
   /** Worker threads the run is split across (--workers, scenario `workers:`); 1 when absent. */
   readonly workers?: number;
+  /** How HTTPS targets are trusted (--ca, --insecure, scenario `tls:`); the system's CAs when absent. */
+  readonly tls?: TargetTls;
 }
 
 export interface LoadInput {
@@ -131,6 +135,10 @@ export interface LoadInput {
   readonly maxRate?: string | undefined;
   /** --workers: a positive whole number or "auto" (one per core). */
   readonly workers?: string | undefined;
+  /** --insecure: do not verify the target's certificate. */
+  readonly insecure?: boolean | undefined;
+  /** --ca FILE: a PEM bundle trusted instead of the system's CAs. */
+  readonly ca?: string | undefined;
   /** Request names thresholds may be scoped to (set internally for scenarios). */
   readonly requestNames?: readonly string[] | undefined;
 }
@@ -313,6 +321,8 @@ function buildScenarioPlan(input: LoadInput): LoadPlan {
     thresholds,
     scenario.timeoutMs,
     scenario.workers,
+    scenario.tls,
+    scenario.requests.map((item) => item.origin),
   );
   return Object.freeze({ ...plan, scenario, ...(findLimit ? { findLimit } : {}) });
 }
@@ -371,6 +381,8 @@ function finishPlan(
   thresholds: readonly Threshold[],
   scenarioTimeoutMs?: number,
   scenarioWorkers?: number | "auto",
+  scenarioTls?: TargetTls,
+  origins: readonly string[] = [request.origin],
 ): LoadPlan {
   let timeoutMs = scenarioTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (input.timeout !== undefined) {
@@ -391,13 +403,33 @@ function finishPlan(
     input.workers !== undefined
       ? resolveWorkers(input.workers, executor, "--workers")
       : resolveWorkers(scenarioWorkers, executor, "scenario workers");
+  const tls = targetTls(input, origins) ?? scenarioTls;
   return Object.freeze({
     request,
     executor: Object.freeze(executor),
     timeoutMs,
     thresholds,
     ...(workers > 1 ? { workers } : {}),
+    ...(tls ? { tls } : {}),
   });
+}
+
+/** --insecure or --ca (they override the scenario's `tls:`), for runs with an https:// target. */
+function targetTls(input: LoadInput, origins: readonly string[]): TargetTls | undefined {
+  if (!input.insecure && input.ca === undefined) return undefined;
+  if (input.insecure && input.ca !== undefined)
+    usage(
+      "give --insecure or --ca, not both (--ca verifies the target against FILE, --insecure verifies nothing)",
+    );
+  const flag = input.insecure ? "--insecure" : "--ca";
+  if (!origins.some((origin) => origin.startsWith("https:")))
+    usage(`${flag} applies to https:// targets; ${origins[0]} is plain HTTP`);
+  if (input.insecure) return { insecure: true };
+  try {
+    return { insecure: false, ca: readCaBundle(resolvePath(input.ca!)), caFile: input.ca! };
+  } catch (error) {
+    usage(`--ca: ${(error as Error).message}`);
+  }
 }
 
 /**

@@ -25,7 +25,7 @@ export interface LoadSummary {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly elapsedMs: number;
-  readonly target: { readonly url: string; readonly method: string };
+  readonly target: SummaryTarget;
   readonly executor: Executor;
   readonly requests: number;
   readonly rps: number;
@@ -90,6 +90,21 @@ export interface RequestSummary {
   readonly histograms: EncodedHistograms;
 }
 
+/** What was loaded; `insecure` marks a run that did not verify the target's certificate. */
+export interface SummaryTarget {
+  readonly url: string;
+  readonly method: string;
+  readonly insecure?: true;
+}
+
+export function summaryTarget(plan: LoadPlan): SummaryTarget {
+  return {
+    url: plan.request.displayUrl,
+    method: plan.request.method,
+    ...(plan.tls?.insecure ? { insecure: true as const } : {}),
+  };
+}
+
 function requestSummary(metrics: RunResult["metrics"]): RequestSummary {
   return {
     requests: metrics.requests,
@@ -135,7 +150,7 @@ export function buildSummary(plan: LoadPlan, result: RunResult): LoadSummary {
     startedAt: result.startedAt.toISOString(),
     finishedAt: result.finishedAt.toISOString(),
     elapsedMs: Math.round(result.elapsedMs),
-    target: { url: plan.request.displayUrl, method: plan.request.method },
+    target: summaryTarget(plan),
     executor: plan.executor,
     requests: metrics.requests,
     rps,

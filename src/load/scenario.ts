@@ -13,6 +13,7 @@ import { lowerFirst, parseYamlMapping } from "../config/yaml-document.js";
 import { BulwarkError } from "../errors.js";
 import { type DataRow, readDataFile } from "./data-file.js";
 import { type Stage, totalDurationMs } from "./stages.js";
+import { readCaBundle, type TargetTls } from "./target-tls.js";
 import { compileTemplate, references, type Template } from "./template.js";
 import { parseThreshold, type Threshold } from "./thresholds.js";
 
@@ -93,6 +94,12 @@ export const scenarioSchema = z.strictObject({
   workers: z
     .union([positiveInt, z.literal("auto")], { error: 'expected a positive whole number or "auto"' })
     .optional(),
+  tls: z
+    .strictObject({
+      insecure: z.boolean({ error: "expected true or false" }).optional(),
+      ca: z.string().min(1, "expected a CA file path").optional(),
+    })
+    .optional(),
 });
 
 export type Extractor =
@@ -149,6 +156,8 @@ export interface Scenario {
   readonly timeoutMs: number | undefined;
   /** Worker threads (docs/load.md, "Worker threads"); --workers overrides it. */
   readonly workers: number | "auto" | undefined;
+  /** How HTTPS targets are trusted (`tls:`); --ca and --insecure override it. */
+  readonly tls: TargetTls | undefined;
 }
 
 export function loadScenarioFile(file: string): Scenario {
@@ -334,6 +343,25 @@ export function parseScenario(text: string, options: { source: string; baseDir: 
     }
   });
 
+  let tls: TargetTls | undefined;
+  if (input.tls) {
+    if (input.tls.insecure && input.tls.ca !== undefined)
+      problem(
+        ["tls"],
+        "give insecure or ca, not both (ca verifies the target against the file, insecure verifies nothing)",
+      );
+    else if (!requests.some((request) => request.origin.startsWith("https:")))
+      problem(["tls"], "applies to https:// targets; every request here is plain HTTP");
+    else if (input.tls.ca !== undefined) {
+      const caFile = resolvePath(options.baseDir, input.tls.ca);
+      try {
+        tls = { insecure: false, ca: readCaBundle(caFile), caFile };
+      } catch (error) {
+        problem(["tls", "ca"], (error as Error).message);
+      }
+    } else if (input.tls.insecure) tls = { insecure: true };
+  }
+
   let thinkTime: Scenario["thinkTime"];
   if (typeof input.thinkTime === "string") {
     const ms = parseDuration(input.thinkTime)!;
@@ -355,6 +383,7 @@ export function parseScenario(text: string, options: { source: string; baseDir: 
     executor: input.executor ? scenarioExecutor(input.executor) : undefined,
     timeoutMs: input.timeout === undefined ? undefined : parseDuration(input.timeout),
     workers: input.workers,
+    tls,
   });
 }
 

@@ -17,6 +17,7 @@ import { Client, type Dispatcher } from "undici";
 import { classifyError, type ErrorClass } from "./error-class.js";
 import type { RunMetrics } from "./metrics.js";
 import type { RequestSpec } from "./plan.js";
+import { connectOptions, type TargetTls } from "./target-tls.js";
 
 class Exchange implements Dispatcher.DispatchHandler {
   intendedAt = 0;
@@ -69,12 +70,16 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onError(error: Error): void {
     this.failure = classifyError(error);
-    this.#settle();
+    // Never re-entered: undici reports a failed connection (a refused TLS certificate) from
+    // inside its loop over the queued requests, and a request dispatched to the same Client
+    // from there breaks that loop's invariants (undici then asserts, and the new request hangs
+    // until its timeout). A failed request is answered on the next turn of the event loop,
+    // which also keeps a VU loop against a failing target from spinning (dispatch.ts).
+    setImmediate(() => this.#done());
   }
 
   #settle(): void {
-    // A request failed synchronously (a destroyed client) is answered on the next turn of the
-    // event loop, so a VU loop cannot spin on it and starve timers and Ctrl-C (dispatch.ts).
+    // A request failed synchronously (a destroyed client) is answered on the next turn too.
     if (this.#synchronous) setImmediate(() => this.#done());
     else this.#done();
   }
@@ -94,7 +99,13 @@ export class UrlSender {
   readonly #all: Exchange[];
   recording = true;
 
-  constructor(spec: RequestSpec, timeoutMs: number, connections: number, metrics: RunMetrics) {
+  constructor(
+    spec: RequestSpec,
+    timeoutMs: number,
+    connections: number,
+    metrics: RunMetrics,
+    tls?: TargetTls,
+  ) {
     const options: Dispatcher.DispatchOptions = {
       path: spec.path,
       method: spec.method as Dispatcher.HttpMethod,
@@ -120,7 +131,7 @@ export class UrlSender {
       { length: connections },
       () =>
         new Exchange(
-          new Client(spec.origin, { pipelining: 1, connect: { timeout: timeoutMs } }),
+          new Client(spec.origin, { pipelining: 1, connect: connectOptions(timeoutMs, tls) }),
           options,
           finish,
         ),

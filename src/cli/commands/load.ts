@@ -15,7 +15,7 @@ import { buildSummary, renderSummary, writeFileAtomic, writeJsonAtomic } from ".
 import { type ReportFormat, renderReport, reportFormat } from "../../load/report-documents.js";
 import { runLoad } from "../../load/run.js";
 import { memorySource } from "../../load/target-memory.js";
-import { type Command, parseFlags, say } from "../command.js";
+import { type Command, parseFlags, say, warn } from "../command.js";
 
 const HELP = `usage: bulwark load URL --rate N --duration D [--connections N] [options]
        bulwark load URL --vus N --duration D [options]
@@ -51,6 +51,10 @@ Sends load to one URL and measures it (docs/load.md).
   --method M           request method (default GET)
   --header "K: V"      request header; repeatable
   --body STRING        request body
+  --ca FILE            HTTPS target: trust the PEM certificates in FILE (a private CA, a
+                       self-signed certificate) instead of the system's CAs
+  --insecure           HTTPS target: do not verify its certificate at all (a throwaway test
+                       server; prefer --ca)
   --threshold EXPR     pass/fail bar; repeatable: [NAME:] METRIC OP VALUE [over D] [abortOnFail]
                        'p(95)<200ms' 'max<2s' 'error_rate<0.1%' 'rps>50' 'dropped==0'
                        'login: p(99)<500ms' 'p(95)<200ms over 30s' 'error_rate<1% abortOnFail'
@@ -89,6 +93,8 @@ const FLAGS = {
   workers: { type: "string" },
   "max-queue": { type: "string" },
   timeout: { type: "string" },
+  ca: { type: "string" },
+  insecure: { type: "boolean" },
   method: { type: "string" },
   header: { type: "string", multiple: true },
   body: { type: "string" },
@@ -139,7 +145,13 @@ export const loadCommand: Command = {
       stepDuration: values["step-duration"],
       maxRate: values["max-rate"],
       workers: values.workers,
+      insecure: values.insecure,
+      ca: values.ca,
     });
+    if (plan.tls?.insecure)
+      warn(
+        "the target's TLS certificate is not verified (insecure): anyone on the path could answer instead",
+      );
 
     const memory = memorySource({ targetPid: values["target-pid"], promMetric: values["prom-metric"] });
     // Checked before anything is sent, so a typo does not cost a whole soak.

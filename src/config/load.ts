@@ -5,14 +5,14 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
-import type { z } from "zod";
 import { BulwarkError } from "../errors.js";
 import { ConfigError, type ConfigProblem } from "./config-error.js";
+import { issueProblems } from "./issue-problems.js";
 import { type ResolvedConfig, resolveConfig } from "./resolve.js";
 import { checkRules } from "./rules.js";
 import { type Config, configSchema } from "./schema.js";
 import { pathKey, resolveReferences } from "./secret-references.js";
-import { lowerFirst, parseYamlMapping } from "./yaml-document.js";
+import { parseYamlMapping } from "./yaml-document.js";
 
 export { ConfigError, type ConfigProblem, formatProblem } from "./config-error.js";
 
@@ -122,61 +122,4 @@ function secretValues(value: unknown, secretPaths: ReadonlySet<string>): string[
 
 function redact(text: string, secrets: readonly string[]): string {
   return secrets.reduce((masked, secret) => masked.replaceAll(secret, "[secret]"), text);
-}
-
-export function issueProblems(
-  issue: z.core.$ZodIssue,
-  locate: (path: readonly PropertyKey[], key?: string) => string,
-): ConfigProblem[] {
-  if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((key) => ({
-      where: locate(issue.path, key),
-      path: pathKey([...issue.path, key]),
-      message: "unknown key; check its spelling against `bulwark config schema`",
-    }));
-  }
-  if (issue.code === "invalid_union") {
-    // The branch that got deepest into the value is the one the user meant (an object given
-    // for `object | false` is judged as the object, with every problem inside it); between
-    // branches that failed at the top (number | "30s"), the most telling message wins.
-    const depth = (branch: readonly z.core.$ZodIssue[]) =>
-      Math.max(0, ...branch.map((inner) => inner.path.length));
-    const deepest = issue.errors.reduce<readonly z.core.$ZodIssue[] | undefined>(
-      (best, branch) => (best === undefined || depth(branch) > depth(best) ? branch : best),
-      undefined,
-    );
-    if (deepest && depth(deepest) > 0) {
-      return deepest.flatMap((inner) =>
-        issueProblems({ ...inner, path: [...issue.path, ...inner.path] }, locate),
-      );
-    }
-    const firsts = issue.errors.map((branch) => branch[0]).filter((inner) => inner !== undefined);
-    // Only type mismatches (true given for `object | false`): name every accepted kind.
-    if (
-      firsts.length > 1 &&
-      firsts.every((inner) => inner.code === "invalid_type" || inner.code === "invalid_value")
-    ) {
-      const kinds = firsts.map((inner) =>
-        inner.code === "invalid_type"
-          ? inner.expected
-          : inner.values.map((value) => JSON.stringify(value)).join(" or "),
-      );
-      const missing = firsts.every((inner) => /received undefined$/.test(inner.message));
-      const message = `${missing ? "missing: " : ""}expected ${kinds.join(" or ")}`;
-      return [{ where: locate(issue.path), path: pathKey(issue.path), message }];
-    }
-    const nested =
-      issue.errors.flat().find((inner) => inner.code !== "invalid_type") ?? issue.errors.flat()[0];
-    if (nested) return issueProblems({ ...nested, path: [...issue.path, ...nested.path] }, locate);
-  }
-  if (issue.code === "invalid_type" && /received undefined$/.test(issue.message)) {
-    return [
-      {
-        where: locate(issue.path),
-        path: pathKey(issue.path),
-        message: `missing: expected ${issue.expected}`,
-      },
-    ];
-  }
-  return [{ where: locate(issue.path), path: pathKey(issue.path), message: lowerFirst(issue.message) }];
 }

@@ -7,7 +7,8 @@
 import { dirname } from "node:path";
 import type { z } from "zod";
 import { ConfigError, type ConfigProblem } from "./config-error.js";
-import { issueProblems, readConfigFile } from "./load.js";
+import { issueProblems } from "./issue-problems.js";
+import { readConfigFile } from "./load.js";
 import { pathKey, resolveReferences } from "./secret-references.js";
 import { parseYamlMapping } from "./yaml-document.js";
 

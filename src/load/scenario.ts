@@ -7,9 +7,10 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
 import { z } from "zod";
 import { ConfigError, type ConfigProblem } from "../config/config-error.js";
+import { issueProblems } from "../config/issue-problems.js";
 import { pathKey } from "../config/secret-references.js";
 import { parseDuration } from "../config/units.js";
-import { lowerFirst, parseYamlMapping } from "../config/yaml-document.js";
+import { parseYamlMapping } from "../config/yaml-document.js";
 import { BulwarkError } from "../errors.js";
 import { type DataRow, readDataFile } from "./data-file.js";
 import { type Stage, totalDurationMs } from "./stages.js";
@@ -182,11 +183,15 @@ export function parseScenario(text: string, options: { source: string; baseDir: 
     });
   const parsed = scenarioSchema.safeParse(raw);
   if (!parsed.success) {
+    // The config file's wording (missing keys, unions), with the scenario's reference for unknown keys.
     for (const issue of parsed.error.issues) {
-      if (issue.code === "unrecognized_keys") {
-        for (const key of issue.keys)
-          problem(issue.path, "unknown key; see the scenario reference in docs/load.md", key);
-      } else problem(issue.path, lowerFirst(issue.message));
+      for (const found of issueProblems(issue, locate)) {
+        problems.push(
+          issue.code === "unrecognized_keys"
+            ? { ...found, message: "unknown key; see the scenario reference in docs/load.md" }
+            : found,
+        );
+      }
     }
     throw new ConfigError(options.source, problems);
   }

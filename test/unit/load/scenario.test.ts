@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { ConfigError } from "../../../src/config/load.js";
+import type { ConfigError } from "../../../src/config/config-error.js";
 import { parseCsv, parseJsonRows } from "../../../src/load/data-file.js";
 import { extract } from "../../../src/load/iteration.js";
 import { buildPlan } from "../../../src/load/plan.js";
@@ -120,6 +120,36 @@ test("cross-checks: unknown mix name, unextracted var, missing data, bad thresho
   });
   assert.equal(ok.requests[0]!.displayUrl, "http://127.0.0.1:1/api/x");
   assert.equal(ok.executor, undefined);
+});
+
+test("schema problems are worded as in bulwark.yaml: missing keys, unknown keys, every one located", () => {
+  const text = [
+    "target: http://127.0.0.1:1/api",
+    "requests:",
+    "  - path: /x",
+    "tls: { insecure: yes, cafile: x.pem }",
+    "timeout: soon",
+    "",
+  ].join("\n");
+  assert.throws(
+    () => parseScenario(text, { source: "s.yaml", baseDir: "." }),
+    (error: ConfigError) => {
+      const lines = error.problems.map((problem) => `${problem.where} ${problem.path}: ${problem.message}`);
+      const expected = [
+        /^s\.yaml:3:5 requests\[0\]\.name: missing: expected string$/,
+        /^s\.yaml:4:\d+ tls\.insecure: expected true or false$/,
+        /^s\.yaml:4:\d+ tls\.cafile: unknown key; see the scenario reference in docs\/load\.md$/,
+        /^s\.yaml:5:\d+ timeout: /,
+      ];
+      for (const pattern of expected)
+        assert.ok(
+          lines.some((line) => pattern.test(line)),
+          `${pattern}\n${lines.join("\n")}`,
+        );
+      assert.equal(lines.length, expected.length, lines.join("\n"));
+      return true;
+    },
+  );
 });
 
 test("presets, and how they scale", () => {

@@ -12,11 +12,31 @@ import type { RequestContext } from "../context.js";
 import type { Reply } from "../stage.js";
 import type { CredentialMethod } from "./credential.js";
 
-/** The gateway's cookies; all `__Host-` (Secure, Path=/, no Domain), removed before the upstream. */
+/**
+ * The gateway's cookies; all `__Host-` (Secure, Path=/, no Domain), and every cookie named with
+ * this prefix is removed before the upstream (the gateway's namespace, whoever set it).
+ */
+export const GATEWAY_COOKIE_PREFIX = "__Host-bulwark-";
 export const SESSION_COOKIE = "__Host-bulwark-session";
 export const CSRF_COOKIE = "__Host-bulwark-csrf";
+/** What the pre-auth cookies are signed as (the signature binds a value to its kind of cookie). */
 export const SIGN_IN_COOKIE = "__Host-bulwark-signin";
-export const GATEWAY_COOKIES: readonly string[] = [SESSION_COOKIE, CSRF_COOKIE, SIGN_IN_COOKIE];
+/**
+ * One pre-auth cookie per sign-in in progress, named after its state (`<prefix><first 12
+ * characters of the state>`), so sign-ins started in two tabs at once do not overwrite each
+ * other's and both callbacks succeed.
+ */
+export const SIGN_IN_COOKIE_PREFIX = `${SIGN_IN_COOKIE}-`;
+
+/** The pre-auth cookie of the sign-in with this state; undefined for a state no sign-in made. */
+export function signInCookieName(state: string): string | undefined {
+  return /^[A-Za-z0-9_-]{16,}$/.test(state) ? `${SIGN_IN_COOKIE_PREFIX}${state.slice(0, 12)}` : undefined;
+}
+
+/** The gateway's own cookies, which the upstream never sees. */
+export function isGatewayCookie(name: string): boolean {
+  return name.startsWith(GATEWAY_COOKIE_PREFIX);
+}
 
 export type SessionLookup =
   | { readonly kind: "active"; readonly id: string; readonly record: SessionRecord }

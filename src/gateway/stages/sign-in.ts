@@ -21,7 +21,12 @@ import {
   replayKey,
   verifyLogoutToken,
 } from "../../security/sessions/backchannel-logout.js";
-import { readCookie, serializeCookie, withoutCookies } from "../../security/sessions/cookies.js";
+import {
+  cookieNamesWithPrefix,
+  readCookie,
+  serializeCookie,
+  withoutCookies,
+} from "../../security/sessions/cookies.js";
 import { ProviderRefused, ProviderUnavailable, type TokenSet } from "../../security/sessions/oidc-client.js";
 import { safeReturnPath } from "../../security/sessions/return-to.js";
 import type { SessionAuthConfig } from "../../security/sessions/schema.js";
@@ -34,25 +39,32 @@ import type { RequestContext } from "../context.js";
 import {
   authEndpoints,
   CSRF_COOKIE,
-  GATEWAY_COOKIES,
+  GATEWAY_COOKIE_PREFIX,
+  isGatewayCookie,
   SESSION_COOKIE,
   type SessionLookup,
   SIGN_IN_COOKIE,
+  SIGN_IN_COOKIE_PREFIX,
   sessionLookups,
+  signInCookieName,
 } from "../credentials/session.js";
 import { bodyFormat, readRequestBody, unreadBodyReply } from "../request-body.js";
 import type { Reply, Stage, StageFactory } from "../stage.js";
 import { csrfTokenFromBody } from "./csrf.js";
 
-const GATEWAY_COOKIE_SET = new Set(GATEWAY_COOKIES);
+/**
+ * Sign-ins a browser may have in progress at once (tabs). Starting one more clears the others
+ * first, so a loop of abandoned sign-ins cannot grow the Cookie header past the header limit.
+ */
+const MAX_PENDING_SIGN_INS = 4;
 // Refresh a little before the access token expires, so a request never carries a stale session.
 const REFRESH_EARLY_MS = 5000;
 
 /** Removes the gateway's cookies from the request the upstream will get (parsed map and raw). */
 function stripGatewayCookies(ctx: RequestContext): void {
   const header = ctx.req.headers.cookie;
-  if (header === undefined || !GATEWAY_COOKIES.some((name) => header.includes(name))) return;
-  const kept = withoutCookies(header, GATEWAY_COOKIE_SET);
+  if (header === undefined || !header.includes(GATEWAY_COOKIE_PREFIX)) return;
+  const kept = withoutCookies(header, isGatewayCookie);
   const raw = ctx.req.rawHeaders;
   for (let index = raw.length - 2; index >= 0; index -= 2) {
     if (raw[index]!.toLowerCase() === "cookie") raw.splice(index, 2);
@@ -265,10 +277,14 @@ function sessionRouteStage(
       });
       const url = await client.authorizationUrl(state, nonce, codeVerifier);
       // Binds the state to this browser: a callback carrying a state this browser did not start
-      // (login CSRF, a link from an attacker) is refused.
+      // (login CSRF, a link from an attacker) is refused. One cookie per sign-in, so two tabs
+      // signing in at once each keep theirs.
+      const pending = cookieNamesWithPrefix(ctx.req.headers.cookie, SIGN_IN_COOKIE_PREFIX);
+      const stale = pending.length >= MAX_PENDING_SIGN_INS ? pending.map(clearCookie) : [];
       setCookies(
         ctx,
-        serializeCookie(SIGN_IN_COOKIE, signer.sign(SIGN_IN_COOKIE, state), {
+        ...stale,
+        serializeCookie(signInCookieName(state)!, signer.sign(SIGN_IN_COOKIE, state), {
           maxAge: STATE_TTL_MS / 1000,
           httpOnly: true,
           // Lax: the provider sends the browser back with a cross-site top-level GET.
@@ -284,9 +300,11 @@ function sessionRouteStage(
   async function callback(ctx: RequestContext): Promise<Reply> {
     const params = new URLSearchParams(ctx.query);
     const state = params.get("state");
-    const bound = signer.verify(SIGN_IN_COOKIE, readCookie(ctx.req.headers.cookie, SIGN_IN_COOKIE));
-    setCookies(ctx, clearCookie(SIGN_IN_COOKIE));
     if (!state) return problem("sign_in_state_invalid", "the sign-in response carries no state; start again");
+    const cookie = signInCookieName(state);
+    const value = cookie === undefined ? undefined : readCookie(ctx.req.headers.cookie, cookie);
+    const bound = signer.verify(SIGN_IN_COOKIE, value);
+    if (value !== undefined) setCookies(ctx, clearCookie(cookie!));
     if (bound === undefined || !sameToken(bound, state)) {
       debug(
         ctx,

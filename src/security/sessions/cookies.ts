@@ -30,23 +30,29 @@ export function readCookie(header: string | readonly string[] | undefined, name:
 }
 
 /**
- * The Cookie header without the named cookies, other pairs byte for byte as they came; undefined
- * when nothing is left.
+ * The Cookie header without the cookies whose names `drop` picks, other pairs byte for byte as
+ * they came; undefined when nothing is left.
  */
-export function withoutCookies(header: string, names: ReadonlySet<string>): string | undefined {
-  const kept = header.split(";").filter((pair) => {
-    const eq = pair.indexOf("=");
-    const name = (eq === -1 ? pair : pair.slice(0, eq)).trim();
-    return !names.has(name) && pair.trim() !== "";
-  });
+export function withoutCookies(header: string, drop: (name: string) => boolean): string | undefined {
+  const kept = header.split(";").filter((pair) => pair.trim() !== "" && !drop(cookieName(pair)));
   if (kept.length === 0) return undefined;
   return kept.map((pair) => pair.trim()).join("; ");
 }
 
-/** True when any of `names` appears in the header (a cheap test before rewriting it). */
-export function hasAnyCookie(header: string, names: readonly string[]): boolean {
-  for (const name of names) if (header.includes(name)) return true;
-  return false;
+/** The names of the cookies in a Cookie header that start with `prefix`, in order, without repeats. */
+export function cookieNamesWithPrefix(header: string | undefined, prefix: string): string[] {
+  if (header === undefined || !header.includes(prefix)) return [];
+  const names = new Set<string>();
+  for (const pair of header.split(";")) {
+    const name = cookieName(pair);
+    if (name.startsWith(prefix)) names.add(name);
+  }
+  return [...names];
+}
+
+function cookieName(pair: string): string {
+  const eq = pair.indexOf("=");
+  return (eq === -1 ? pair : pair.slice(0, eq)).trim();
 }
 
 /**

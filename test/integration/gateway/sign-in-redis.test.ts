@@ -64,7 +64,7 @@ describe("sessions shared through Redis", () => {
     const callback = browser.history.find((response) => response.url.includes("/.bulwark/auth/callback"))!;
     const signInCookie = browser.log
       .flatMap((response) => response.setCookies)
-      .find((line) => line.startsWith("__Host-bulwark-signin=") && !line.includes("Max-Age=0"))!
+      .find((line) => line.startsWith("__Host-bulwark-signin-") && !line.includes("Max-Age=0"))!
       .split(";")[0]!;
     // Replayed on the other instance: the state was taken from the shared store already.
     const replay = await get(callback.url.replace(stack.url(0), stack.url(1)), signInCookie);

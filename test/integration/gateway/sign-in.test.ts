@@ -82,7 +82,8 @@ describe("browser sign-in", () => {
     assert.match(authorize.searchParams.get("state") ?? "", /^[A-Za-z0-9_-]{43}$/);
     assert.ok(authorize.searchParams.get("nonce"));
     assert.equal(authorize.searchParams.get("redirect_uri"), `${stack.url()}/.bulwark/auth/callback`);
-    const preAuth = setCookie(start, SIGN_IN);
+    const startState = authorize.searchParams.get("state")!;
+    const preAuth = setCookie(start, `${SIGN_IN}-${startState.slice(0, 12)}`);
     assert.match(preAuth ?? "", /; Path=\/; Secure; HttpOnly; SameSite=Lax; Max-Age=600$/);
 
     const final = await browser.signIn(`${stack.url()}/echo?x=1`, "alice");
@@ -108,7 +109,12 @@ describe("browser sign-in", () => {
       csrfCookie,
       /^__Host-bulwark-csrf=[A-Za-z0-9_-]{43}; Path=\/; Secure; SameSite=Strict; Max-Age=43200$/,
     );
-    assert.match(setCookie(callback, SIGN_IN) ?? "", /Max-Age=0/, "the pre-auth cookie is cleared");
+    const callbackState = new URL(callback.url).searchParams.get("state")!;
+    assert.match(
+      setCookie(callback, `${SIGN_IN}-${callbackState.slice(0, 12)}`) ?? "",
+      /Max-Age=0/,
+      "the pre-auth cookie is cleared",
+    );
 
     // The open route also never sees the gateway's cookies.
     const open = await browser.fetch(`${stack.url()}/public`);
@@ -215,7 +221,7 @@ describe("browser sign-in", () => {
     const state = new URL(callback.url).searchParams.get("state")!;
     const signInCookie = browser.log
       .flatMap((response) => response.setCookies)
-      .find((line) => line.startsWith(`${SIGN_IN}=`) && !line.includes("Max-Age=0"))!
+      .find((line) => line.startsWith(`${SIGN_IN}-`) && !line.includes("Max-Age=0"))!
       .split(";")[0]!;
     assert.ok(state && signInCookie);
 
@@ -235,6 +241,56 @@ describe("browser sign-in", () => {
     assert.match(JSON.parse(foreign.text).detail, /not started in this browser/);
     const noState = await api(`${stack.url()}/.bulwark/auth/callback?code=x`);
     assert.equal(problemCode(noState), "sign_in_state_invalid");
+  });
+
+  test("two tabs signing in at once both get back where they started; at most 4 sign-ins are kept pending", async () => {
+    const browser = new HttpBrowser();
+    const start = async (tab: string) => {
+      const started = await browser.fetch(`${stack.url()}/.bulwark/auth/signin?rd=%2Fecho%3Ftab%3D${tab}`, {
+        follow: false,
+      });
+      assert.equal(started.status, 302);
+      return started.headers.location as string;
+    };
+    const first = await start("a");
+    const second = await start("b");
+    const pending = () =>
+      (browser.cookieHeader(HOST) ?? "").split("; ").filter((pair) => pair.startsWith(`${SIGN_IN}-`));
+    assert.equal(pending().length, 2, "one pre-auth cookie per sign-in");
+    // The first tab finishes first (the provider's login form), then the second (the provider
+    // remembers the login by then, or asks again).
+    const finish = async (authorizeUrl: string) => {
+      const page = await browser.fetch(authorizeUrl, { headers: { accept: "text/html" } });
+      const action = /<form[^>]*action="([^"]+)"[^>]*method="post"/.exec(page.text)?.[1];
+      if (!action) return page;
+      return browser.fetch(new URL(action.replaceAll("&amp;", "&"), page.url).href, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" },
+        body: new URLSearchParams({ prompt: "login", login: "alice", password: "any" }).toString(),
+      });
+    };
+    const a = await finish(first);
+    assert.equal(a.status, 200, a.text);
+    assert.equal((JSON.parse(a.text) as Echo).url, "/echo?tab=a");
+    const b = await finish(second);
+    assert.equal(b.status, 200, b.text);
+    assert.equal((JSON.parse(b.text) as Echo).url, "/echo?tab=b");
+    assert.equal(pending().length, 0, "each callback clears its own pre-auth cookie");
+
+    // Abandoned sign-ins do not pile up: the fifth clears the four before it.
+    for (const tab of ["1", "2", "3", "4"]) await start(tab);
+    assert.equal(pending().length, 4);
+    await start("5");
+    assert.equal(pending().length, 1);
+    const fifth = browser.history[0]!;
+    assert.equal(
+      fifth.setCookies.filter((line) => line.startsWith(`${SIGN_IN}-`) && /Max-Age=0/.test(line)).length,
+      4,
+    );
+
+    // Whatever a client sends in the gateway's cookie namespace never reaches an upstream.
+    const open = await api(`${stack.url()}/public`, `${SIGN_IN}-forged1234=x; theme=dark; ${SIGN_IN}=old`);
+    assert.equal((JSON.parse(open.text) as Echo).headers.cookie, "theme=dark");
   });
 
   test("the return path is same-origin only (no open redirect) and never a sign-in endpoint (no loop)", async () => {

@@ -7,7 +7,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { CookieSigner } from "../../../../src/security/sessions/cookie-signature.js";
-import { readCookie, serializeCookie, withoutCookies } from "../../../../src/security/sessions/cookies.js";
+import {
+  cookieNamesWithPrefix,
+  readCookie,
+  serializeCookie,
+  withoutCookies,
+} from "../../../../src/security/sessions/cookies.js";
 
 const SECRET = "0123456789abcdef0123456789abcdef-current";
 const OLD = "0123456789abcdef0123456789abcdef-previous";
@@ -90,7 +95,7 @@ describe("cookie signatures", () => {
       if (candidate !== good) assert.equal(verified, undefined, JSON.stringify(candidate));
       const header = `a=1; ${NAME}=${candidate}; b=2`;
       readCookie(header, NAME);
-      const stripped = withoutCookies(header, new Set([NAME]));
+      const stripped = withoutCookies(header, (name) => name === NAME);
       assert.ok(stripped === undefined || !stripped.includes(`${NAME}=`), JSON.stringify(stripped));
     }
     assert.ok(rounds > 100, `only ${rounds} rounds`);
@@ -108,14 +113,28 @@ describe("cookie headers", () => {
     assert.equal(readCookie(undefined, NAME), undefined);
   });
 
-  test("withoutCookies removes only the named cookies and keeps the rest as they were", () => {
+  test("withoutCookies removes only the picked cookies and keeps the rest as they were", () => {
     const names = new Set([NAME, "__Host-bulwark-csrf"]);
+    const drop = (name: string) => names.has(name);
     assert.equal(
-      withoutCookies(`a=1; ${NAME}=x; b="two words"; __Host-bulwark-csrf=t`, names),
+      withoutCookies(`a=1; ${NAME}=x; b="two words"; __Host-bulwark-csrf=t`, drop),
       'a=1; b="two words"',
     );
-    assert.equal(withoutCookies(`${NAME}=x`, names), undefined);
-    assert.equal(withoutCookies("theme=dark", names), "theme=dark");
+    assert.equal(withoutCookies(`${NAME}=x`, drop), undefined);
+    assert.equal(withoutCookies("theme=dark", drop), "theme=dark");
+  });
+
+  test("cookieNamesWithPrefix lists the cookies of a family once each, in order", () => {
+    const prefix = "__Host-bulwark-signin-";
+    assert.deepEqual(
+      cookieNamesWithPrefix(
+        `a=1; ${prefix}abc=x;${prefix}def=y; ${prefix}abc=z; __Host-bulwark-signin=old`,
+        prefix,
+      ),
+      [`${prefix}abc`, `${prefix}def`],
+    );
+    assert.deepEqual(cookieNamesWithPrefix("theme=dark", prefix), []);
+    assert.deepEqual(cookieNamesWithPrefix(undefined, prefix), []);
   });
 
   test("serializeCookie writes the __Host- attributes", () => {

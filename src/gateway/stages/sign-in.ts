@@ -59,6 +59,9 @@ import { csrfTokenFromBody } from "./csrf.js";
 const MAX_PENDING_SIGN_INS = 4;
 // Refresh a little before the access token expires, so a request never carries a stale session.
 const REFRESH_EARLY_MS = 5000;
+// How long one request may hold a session's refresh: longer than the provider's timeout (10 s),
+// so a holder that died frees it soon after.
+const REFRESH_LOCK_MS = 15_000;
 
 /** Removes the gateway's cookies from the request the upstream will get (parsed map and raw). */
 function stripGatewayCookies(ctx: RequestContext): void {
@@ -229,36 +232,60 @@ function sessionRouteStage(
     const running = shared.refreshing.get(id);
     if (running) return running;
     const refresh = (async (): Promise<SessionRecord | undefined> => {
-      let tokens: TokenSet;
+      // Across instances sharing the store, too: one refresh at a time (a lock in the store).
+      // Without the lock this request goes on with the claims it has while the holder refreshes.
+      if (!(await sessions.claimRefresh(id, REFRESH_LOCK_MS))) {
+        debug(ctx, "another request holds the refresh", "token refresh left to another instance");
+        return record;
+      }
       try {
-        tokens = await client.refresh(record.refreshToken!, record.claims as Record<string, unknown>);
-      } catch (error) {
-        if (error instanceof ProviderUnavailable) {
-          // A provider briefly down does not sign everyone out: the session stays until its timeouts.
-          debug(ctx, (error as Error).message, "token refresh postponed; provider unreachable");
-          return record;
-        }
-        debug(ctx, (error as Error).message, "token refresh refused; session ended");
-        await sessions.destroy(id);
-        return undefined;
+        // Read again under the lock: another instance may have refreshed (and rotated the
+        // refresh token) between this request's read and the lock; its result is used as it is.
+        const current = await sessions.load(id, timeouts);
+        if (current.status === "ended") return undefined;
+        if (current.record.refreshToken !== record.refreshToken) return current.record;
+        return await redeemRefresh(ctx, id, current.record);
+      } finally {
+        await sessions.releaseRefresh(id).catch(() => {});
       }
-      if (tokens.subject !== record.subject) {
-        debug(ctx, "subject changed on refresh", "token refresh refused; session ended");
-        await sessions.destroy(id);
-        return undefined;
-      }
-      const next: SessionRecord = {
-        ...record,
-        claims: tokens.claims,
-        idToken: tokens.idToken ?? record.idToken,
-        refreshToken: tokens.refreshToken,
-        accessTokenExpiresAt: tokens.accessTokenExpiresAt,
-      };
-      await sessions.update(id, next, timeouts);
-      return next;
     })().finally(() => shared.refreshing.delete(id));
     shared.refreshing.set(id, refresh);
     return refresh;
+  }
+
+  /** Presents the refresh token; the new record, or undefined when the provider refused. */
+  async function redeemRefresh(
+    ctx: RequestContext,
+    id: string,
+    record: SessionRecord,
+  ): Promise<SessionRecord | undefined> {
+    let tokens: TokenSet;
+    try {
+      tokens = await client.refresh(record.refreshToken!, record.claims as Record<string, unknown>);
+    } catch (error) {
+      if (error instanceof ProviderUnavailable) {
+        // A provider briefly down does not sign everyone out: the session stays until its timeouts.
+        debug(ctx, (error as Error).message, "token refresh postponed; provider unreachable");
+        return record;
+      }
+      debug(ctx, (error as Error).message, "token refresh refused; session ended");
+      await sessions.destroy(id);
+      return undefined;
+    }
+    if (tokens.subject !== record.subject) {
+      debug(ctx, "subject changed on refresh", "token refresh refused; session ended");
+      await sessions.destroy(id);
+      return undefined;
+    }
+    const next: SessionRecord = {
+      ...record,
+      claims: tokens.claims,
+      idToken: tokens.idToken ?? record.idToken,
+      refreshToken: tokens.refreshToken,
+      accessTokenExpiresAt: tokens.accessTokenExpiresAt,
+    };
+    await sessions.update(id, next, timeouts);
+    return next;
   }
 
   async function signIn(ctx: RequestContext): Promise<Reply> {

@@ -57,6 +57,12 @@ export class MemorySessionStore implements SessionStore {
     this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
   }
 
+  async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    if (this.live(key)) return false;
+    await this.set(key, value, ttlMs);
+    return true;
+  }
+
   async touch(key: string, ttlMs: number): Promise<void> {
     const entry = this.live(key);
     if (entry) entry.expiresAt = this.now() + ttlMs;

@@ -60,6 +60,13 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
+    return this.run(
+      async (client) =>
+        (await client.set(this.key(key), value, "PX", Math.max(1, Math.ceil(ttlMs)), "NX")) === "OK",
+    );
+  }
+
   touch(key: string, ttlMs: number): Promise<void> {
     return this.run(async (client) => {
       await client.pexpire(this.key(key), Math.max(1, Math.ceil(ttlMs)));

@@ -88,10 +88,22 @@ export class Sessions {
   }
 
   /** Marks `key` as used for `ttlMs`; false when it already was (a replayed logout token). */
-  async firstUse(key: string, ttlMs: number): Promise<boolean> {
-    if ((await this.store.get(key)) !== undefined) return false;
-    await this.store.set(key, "1", ttlMs);
-    return true;
+  firstUse(key: string, ttlMs: number): Promise<boolean> {
+    return this.store.setIfAbsent(key, "1", ttlMs);
+  }
+
+  /**
+   * Takes the right to refresh session `id`'s tokens for `ttlMs`, across every instance sharing
+   * the store; false when another request (here or on another instance) holds it. A rotated
+   * refresh token works once: two instances presenting it at the same instant would look like
+   * token theft to the provider, which may then end the session (RFC 9700 §4.14.2).
+   */
+  claimRefresh(id: string, ttlMs: number): Promise<boolean> {
+    return this.store.setIfAbsent(refreshKey(id), "1", ttlMs);
+  }
+
+  releaseRefresh(id: string): Promise<void> {
+    return this.store.delete(refreshKey(id));
   }
 
   /** The active session with this id, pushed back if due; "ended" when it is gone or over. */
@@ -155,6 +167,10 @@ export class Sessions {
   private ttl(record: SessionRecord, idle: number): number {
     return Math.max(1, Math.min(idle, record.expiresAt - this.now()));
   }
+}
+
+function refreshKey(id: string): string {
+  return `r${storageKey(id)}`;
 }
 
 /** A random token for CSRF protection (256 bits). */

@@ -15,6 +15,11 @@ export interface SessionStore {
   readonly kind: "memory" | "redis";
   get(key: string): Promise<StoredValue | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
+  /**
+   * Sets the value only when the key holds none, in one atomic step; true when it did (a lock
+   * taken, a first use recorded), false when another holder has it.
+   */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
   /** Sets a new time to live on an existing value; nothing when it is gone. */
   touch(key: string, ttlMs: number): Promise<void>;
   delete(key: string): Promise<void>;

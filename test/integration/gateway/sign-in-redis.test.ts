@@ -196,3 +196,45 @@ describe("rotating the cookie secret across instances", () => {
     assert.equal((await get(`${stack.url(0)}/echo`, freshCookie)).status, 401);
   });
 });
+
+describe("token refresh across instances sharing Redis", () => {
+  let redis: TestRedis;
+  let stack: SignInStack;
+
+  before(async () => {
+    redis = await startRedis();
+    // Access tokens of 6 s: a refresh is due 1 s after each (gateways refresh 5 s early).
+    stack = await startSignInStack({
+      gateways: 2,
+      accessTokenTtl: 6,
+      logLevel: "warn",
+      sessions: { store: { type: "redis", url: redis.url, timeout: "1s" } },
+    });
+  });
+
+  after(async () => {
+    await stack?.close();
+    await redis?.close();
+  });
+
+  test("a due refresh is made once for both gateways, each time with the rotated refresh token", async () => {
+    const browser = new HttpBrowser();
+    await browser.signIn(`${stack.url(0)}/echo`, "alice");
+    const cookie = `${SESSION}=${browser.cookie(HOST, SESSION)}`;
+    const before = stack.idp.refreshGrants;
+    for (let round = 1; round <= 3; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 1300));
+      // Both gateways at the same moment, three requests each: the store's lock lets one refresh.
+      const results = await Promise.all(
+        [0, 1, 0, 1, 0, 1].map((index) => get(`${stack.url(index)}/echo`, cookie)),
+      );
+      for (const result of results) {
+        assert.equal(result.status, 200, result.text);
+        assert.equal(JSON.parse(result.text).headers["x-user"], "alice");
+      }
+      // oidc-provider rotates refresh tokens and refuses a used one; one grant per round means
+      // neither gateway presented a token twice.
+      assert.equal(stack.idp.refreshGrants - before, round, `after round ${round}`);
+    }
+  });
+});

@@ -21,6 +21,10 @@ export function issueProblems(
     }));
   }
   if (issue.code === "invalid_union") {
+    // A message the schema gives the union itself says what it accepts better than its branches.
+    if (issue.message !== "Invalid input") {
+      return [{ where: locate(issue.path), path: pathKey(issue.path), message: lowerFirst(issue.message) }];
+    }
     // The branch that got deepest into the value is the one the user meant (an object given
     // for `object | false` is judged as the object, with every problem inside it); between
     // branches that failed at the top (number | "30s"), the most telling message wins.

@@ -1,9 +1,11 @@
 /**
- * The embedded session store: a map in the gateway process, bounded by `maxEntries` (sessions,
- * pending sign-ins and back-channel logout indexes together). Entries are kept in insertion order;
- * inserting into a full store first drops expired entries among the 16 oldest, and if none has
- * expired evicts the oldest entry (its owner has to sign in again), so a flood of sign-in attempts
- * costs bounded memory. Per process: with several workers or
+ * The embedded session store: a map in the gateway process, bounded by `maxEntries` (sessions and
+ * back-channel logout indexes together), with pending sign-ins in a pool of their own (a quarter
+ * of that, at least 100). Entries are kept in insertion order; inserting into a full map first
+ * drops expired entries among the 16 oldest, and if none has expired evicts the oldest entry (a
+ * session's owner has to sign in again; a pending sign-in has to start again). Sign-in starts
+ * need no credential, so a flood of them only pushes out other pending sign-ins, never a session,
+ * and costs bounded memory. Per process: with several workers or
  * instances, use the Redis store, or a browser is signed in on one worker only.
  */
 import type { SessionStore, StoredValue } from "./store.js";
@@ -25,15 +27,19 @@ export class MemorySessionStore implements SessionStore {
   private readonly entries = new Map<string, Entry>();
   // Indexes (back-channel logout) count against maxEntries too, and are evicted the same way.
   private readonly indexes = new Map<string, Index>();
+  private readonly pending = new Map<string, Entry>();
+  private readonly maxPending: number;
 
   constructor(
     private readonly maxEntries = DEFAULT_MAX_SESSIONS,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.maxPending = Math.max(100, Math.floor(maxEntries / 4));
+  }
 
   /** Entries held: sessions, pending sign-ins and back-channel logout indexes. */
   get size(): number {
-    return this.entries.size + this.indexes.size;
+    return this.entries.size + this.indexes.size + this.pending.size;
   }
 
   private live(key: string): Entry | undefined {
@@ -57,6 +63,16 @@ export class MemorySessionStore implements SessionStore {
     this.entries.set(key, { value, expiresAt: this.now() + ttlMs });
   }
 
+  async setPending(key: string, value: string, ttlMs: number): Promise<void> {
+    this.pending.delete(key);
+    if (this.pending.size >= this.maxPending) {
+      dropExpired(this.pending, this.now());
+      if (this.pending.size >= this.maxPending)
+        this.pending.delete(this.pending.keys().next().value as string);
+    }
+    this.pending.set(key, { value, expiresAt: this.now() + ttlMs });
+  }
+
   async setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     if (this.live(key)) return false;
     await this.set(key, value, ttlMs);
@@ -73,6 +89,11 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async take(key: string): Promise<string | undefined> {
+    const pending = this.pending.get(key);
+    if (pending !== undefined) {
+      this.pending.delete(key);
+      return pending.expiresAt > this.now() ? pending.value : undefined;
+    }
     const entry = this.live(key);
     this.entries.delete(key);
     return entry?.value;
@@ -105,26 +126,31 @@ export class MemorySessionStore implements SessionStore {
   async close(): Promise<void> {
     this.entries.clear();
     this.indexes.clear();
+    this.pending.clear();
   }
 
   private makeRoom(): void {
     const now = this.now();
-    let dropped = false;
-    for (const map of [this.entries, this.indexes] as Map<string, { expiresAt: number }>[]) {
-      let looked = 0;
-      for (const [key, entry] of map) {
-        if (looked++ >= 16) break;
-        if (entry.expiresAt <= now) {
-          map.delete(key);
-          dropped = true;
-        }
-      }
-    }
-    if (dropped) return;
+    const dropped = dropExpired(this.entries, now) + dropExpired(this.indexes, now);
+    if (dropped > 0) return;
     // The oldest session goes (its owner signs in again), unless indexes outnumber sessions more
     // than they can while in use (two per session at most): then an index of evicted sessions.
     const oldest = this.indexes.size >= 2 * this.entries.size ? this.indexes : this.entries;
     const key = oldest.keys().next();
     if (!key.done) oldest.delete(key.value);
   }
+}
+
+/** Drops the expired entries among the 16 oldest of `map`; gives how many went. */
+function dropExpired(map: Map<string, { expiresAt: number }>, now: number): number {
+  let looked = 0;
+  let dropped = 0;
+  for (const [key, entry] of map) {
+    if (looked++ >= 16) break;
+    if (entry.expiresAt <= now) {
+      map.delete(key);
+      dropped++;
+    }
+  }
+  return dropped;
 }

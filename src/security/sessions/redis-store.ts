@@ -60,6 +60,10 @@ export class RedisSessionStore implements SessionStore {
     });
   }
 
+  setPending(key: string, value: string, ttlMs: number): Promise<void> {
+    return this.set(key, value, ttlMs);
+  }
+
   setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean> {
     return this.run(
       async (client) =>

@@ -148,7 +148,7 @@ export class Sessions {
   /** Stores a pending sign-in under a fresh state; gives the state. */
   async begin(pending: PendingSignIn): Promise<string> {
     const state = randomBytes(32).toString("base64url");
-    await this.store.set(`st:${state}`, JSON.stringify(pending), STATE_TTL_MS);
+    await this.store.setPending(`st:${state}`, JSON.stringify(pending), STATE_TTL_MS);
     return state;
   }
 

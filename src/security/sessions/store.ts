@@ -16,6 +16,12 @@ export interface SessionStore {
   get(key: string): Promise<StoredValue | undefined>;
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /**
+   * A short-lived, single-use value (a pending sign-in), read back with take(). Where the store
+   * is bounded it is kept apart from sessions, so a flood of sign-in starts evicts other pending
+   * sign-ins, never a session.
+   */
+  setPending(key: string, value: string, ttlMs: number): Promise<void>;
+  /**
    * Sets the value only when the key holds none, in one atomic step; true when it did (a lock
    * taken, a first use recorded), false when another holder has it.
    */

@@ -132,6 +132,27 @@ describe("sessions on the memory store", () => {
   });
 });
 
+describe("a flood of sign-in starts on the memory store", () => {
+  test("evicts only other pending sign-ins, never a session, and stays bounded", async () => {
+    const time = clock();
+    const sessions = new Sessions(new MemorySessionStore(400, time.now), time.now);
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++)
+      ids.push(await sessions.create(record(time.now(), TIMEOUTS.absolute), TIMEOUTS));
+    const pending = { codeVerifier: "v", nonce: "n", returnTo: "/", issuer: "i", clientId: "c" };
+    const first = await sessions.begin(pending);
+    const states: string[] = [];
+    for (let i = 0; i < 20_000; i++) states.push(await sessions.begin(pending));
+    for (const id of ids)
+      assert.equal((await sessions.load(id, TIMEOUTS)).status, "active", "a session was evicted");
+    assert.ok(sessions.store instanceof MemorySessionStore);
+    // 300 sessions plus the pending pool: a quarter of 400, at least 100.
+    assert.ok(sessions.store.size <= 300 + 100, `${sessions.store.size} entries`);
+    assert.deepEqual(await sessions.finish(states.at(-1)!), pending, "the newest sign-in can finish");
+    assert.equal(await sessions.finish(first), undefined, "the oldest pending sign-in made room");
+  });
+});
+
 describe("back-channel logout indexes on the memory store", () => {
   test("sessions listed in an index end together; others and expired indexes are untouched", async () => {
     const time = clock();

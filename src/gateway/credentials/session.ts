@@ -9,6 +9,7 @@
 import type { SessionAuthConfig } from "../../security/sessions/schema.js";
 import type { SessionRecord } from "../../security/sessions/session-record.js";
 import type { RequestContext } from "../context.js";
+import { stripRequestHeaders } from "../request-headers.js";
 import type { Reply } from "../stage.js";
 import type { CredentialMethod } from "./credential.js";
 
@@ -76,8 +77,11 @@ export function isNavigation(ctx: RequestContext): boolean {
   return typeof accept === "string" && accept.includes("text/html");
 }
 
+const AUTHORIZATION: ReadonlySet<string> = new Set(["authorization"]);
+
 export function sessionMethod(session: SessionAuthConfig): CredentialMethod {
   const endpoints = authEndpoints(session);
+  const tokenHeader = session.accessTokenHeader?.toLowerCase();
   return {
     name: "session",
     authenticate: function authenticateSession(ctx) {
@@ -87,6 +91,13 @@ export function sessionMethod(session: SessionAuthConfig): CredentialMethod {
       const { record } = lookup;
       // A session from another provider or client proves nothing here: sign in to this one.
       if (record.issuer !== session.issuer || record.clientId !== session.clientId) return undefined;
+      if (tokenHeader !== undefined && record.accessToken !== undefined) {
+        if (tokenHeader === "authorization") {
+          // The session's token replaces whatever the browser sent.
+          stripRequestHeaders(ctx.req, AUTHORIZATION);
+          ctx.upstreamHeaders.authorization = `Bearer ${record.accessToken}`;
+        } else ctx.upstreamHeaders[tokenHeader] = record.accessToken;
+      }
       return {
         ok: true,
         identity: { subject: record.subject, method: "session", claims: record.claims },

@@ -60,6 +60,10 @@ export const authnStage: StageFactory = (route, services) => {
     path: path.split("."),
   }));
   const identityHeaders = new Set(forwarded.map((entry) => entry.header));
+  // The session's access token header too: a client must not hand the upstream a token of its
+  // choosing. (Authorization is a credential clients send; the session method replaces it.)
+  const tokenHeader = auth.session ? auth.session.accessTokenHeader?.toLowerCase() : undefined;
+  if (tokenHeader !== undefined && tokenHeader !== "authorization") identityHeaders.add(tokenHeader);
   const log = services.log;
   // Requests this stage refused, and with which challenge, for onResponse to add it.
   const challenges = new WeakMap<RequestContext, string>();

@@ -282,6 +282,7 @@ function sessionRouteStage(
       claims: tokens.claims,
       idToken: tokens.idToken ?? record.idToken,
       refreshToken: tokens.refreshToken,
+      accessToken: tokens.accessToken,
       accessTokenExpiresAt: tokens.accessTokenExpiresAt,
     };
     await sessions.update(id, next, timeouts);
@@ -367,6 +368,7 @@ function sessionRouteStage(
         csrfToken: newCsrfToken(),
         idToken: tokens.idToken,
         refreshToken: tokens.refreshToken,
+        accessToken: tokens.accessToken,
         accessTokenExpiresAt: tokens.accessTokenExpiresAt,
       };
       // A new id at every sign-in, and the old session gone: no session fixation.

@@ -20,6 +20,8 @@ export interface TokenSet {
   readonly claims: Record<string, unknown>;
   readonly idToken: string | undefined;
   readonly refreshToken: string | undefined;
+  /** For upstreams that call APIs on the user's behalf (auth.session.accessTokenHeader). */
+  readonly accessToken: string | undefined;
   /** Milliseconds since the epoch; undefined when the provider did not say. */
   readonly accessTokenExpiresAt: number | undefined;
 }
@@ -185,6 +187,7 @@ function tokenSet(
     claims,
     idToken: tokens.id_token,
     refreshToken: tokens.refresh_token ?? previousRefreshToken,
+    accessToken: tokens.access_token,
     accessTokenExpiresAt: expiresIn === undefined ? undefined : Date.now() + expiresIn * 1000,
   };
 }

@@ -23,6 +23,27 @@ const providerUrl = z
     message: "expected an https:// URL (http:// only on a loopback host)",
   });
 
+/** Headers an access token must not be sent in: HTTP framing, the gateway's own, cookies. */
+const RESERVED_HEADERS = new Set([
+  "host",
+  "cookie",
+  "connection",
+  "content-length",
+  "content-type",
+  "transfer-encoding",
+  "te",
+  "upgrade",
+  "keep-alive",
+  "proxy-authorization",
+  "x-request-id",
+  "traceparent",
+  "tracestate",
+  "forwarded",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+]);
+
 const origin = z
   .string()
   .regex(/^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?$|^https?:\/\/\[[0-9a-fA-F:.]+\](?::\d{1,5})?$/, {
@@ -104,6 +125,16 @@ export const sessionAuthSchema = z
       .default(false)
       .describe(
         "answer OpenID Connect Back-Channel Logout at …/.bulwark/auth/backchannel-logout (register it at the provider as backchannel_logout_uri): a signed logout token ends the user's sessions here",
+      ),
+    accessTokenHeader: z
+      .string()
+      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: "expected an HTTP header name (RFC 9110 token)" })
+      .refine((name) => !RESERVED_HEADERS.has(name.toLowerCase()), {
+        message: "expected a header of its own, not one the gateway or HTTP itself sets",
+      })
+      .optional()
+      .describe(
+        "send the session's access token (refreshed when due) to the upstream in this header, e.g. X-Forwarded-Access-Token, for upstreams that call APIs on the user's behalf; Authorization sends it as `Bearer <token>`; client-sent copies are removed",
       ),
     afterSignOut: z
       .string()

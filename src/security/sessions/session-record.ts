@@ -23,6 +23,8 @@ export interface SessionRecord {
   /** For RP-initiated logout (`id_token_hint`). */
   readonly idToken?: string | undefined;
   readonly refreshToken?: string | undefined;
+  /** For routes that pass it upstream (auth.session.accessTokenHeader); sealed like the rest. */
+  readonly accessToken?: string | undefined;
   /** When the access token expires; a refresh is due then (milliseconds since the epoch). */
   readonly accessTokenExpiresAt?: number | undefined;
 }

@@ -474,6 +474,74 @@ describe("refresh-token rotation", () => {
   });
 });
 
+/** What the provider's UserInfo endpoint says of an access token (it answers only for a valid one). */
+async function userinfo(issuer: string, token: string): Promise<{ status: number; sub?: string }> {
+  const discovery = await request(`${issuer}/.well-known/openid-configuration`);
+  const { userinfo_endpoint: endpoint } = (await discovery.body.json()) as { userinfo_endpoint: string };
+  const response = await request(endpoint, { headers: { authorization: `Bearer ${token}` } });
+  const text = await response.body.text();
+  return { status: response.statusCode, ...(response.statusCode === 200 ? JSON.parse(text) : {}) };
+}
+
+describe("the session's access token passed upstream", () => {
+  let forwarded: SignInStack;
+  let bearer: SignInStack;
+
+  before(async () => {
+    // Access tokens live 6 s and are refreshed 5 s early: due one second after each refresh.
+    forwarded = await startSignInStack({
+      accessTokenTtl: 6,
+      logLevel: "warn",
+      session: { accessTokenHeader: "X-Forwarded-Access-Token" },
+    });
+    bearer = await startSignInStack({ logLevel: "warn", session: { accessTokenHeader: "Authorization" } });
+  });
+
+  after(async () => {
+    await forwarded?.close();
+    await bearer?.close();
+  });
+
+  test("in its own header: a token the provider accepts, replacing a client's copy, renewed with each refresh", async () => {
+    const browser = new HttpBrowser();
+    await browser.signIn(`${forwarded.url()}/echo`, "alice");
+    const cookie = `${SESSION}=${browser.cookie(HOST, SESSION)}`;
+    const first = JSON.parse(
+      (await api(`${forwarded.url()}/echo`, cookie, { "x-forwarded-access-token": "forged" })).text,
+    ) as Echo;
+    const token = first.headers["x-forwarded-access-token"];
+    assert.ok(token && token !== "forged", JSON.stringify(first.headers));
+    assert.doesNotMatch(JSON.stringify(first.headers), /forged/, "the client's copy is removed");
+    const known = await userinfo(forwarded.idp.issuer, token);
+    assert.equal(known.status, 200, "the provider accepts the token");
+    assert.equal(known.sub, "alice");
+    assert.equal((await userinfo(forwarded.idp.issuer, "forged")).status, 401, "and not any token");
+    // Without a session nothing is passed, whatever the client sends.
+    const anonymous = await api(`${forwarded.url()}/echo`, undefined, {
+      "x-forwarded-access-token": "forged",
+    });
+    assert.equal(anonymous.status, 401);
+
+    await new Promise((resolve) => setTimeout(resolve, 1300));
+    const later = JSON.parse((await api(`${forwarded.url()}/echo`, cookie)).text) as Echo;
+    const renewed = later.headers["x-forwarded-access-token"];
+    assert.ok(renewed && renewed !== token, "the refresh brought a new access token");
+    assert.equal((await userinfo(forwarded.idp.issuer, renewed)).sub, "alice");
+  });
+
+  test("as Authorization: Bearer, in place of whatever the browser sent", async () => {
+    const browser = new HttpBrowser();
+    await browser.signIn(`${bearer.url()}/echo`, "bob");
+    const cookie = `${SESSION}=${browser.cookie(HOST, SESSION)}`;
+    const echo = JSON.parse(
+      (await api(`${bearer.url()}/echo`, cookie, { authorization: "Basic Zm9yZ2VkOng=" })).text,
+    ) as Echo;
+    const header = echo.headers.authorization ?? "";
+    assert.match(header, /^Bearer \S+$/);
+    assert.equal((await userinfo(bearer.idp.issuer, header.slice(7))).sub, "bob");
+  });
+});
+
 describe("sign-in and sign-out in the audit trail", () => {
   let stack: SignInStack;
   let dir: string;

@@ -120,3 +120,28 @@ test("a short secret never appears in the error", () => {
     assert.doesNotMatch(text, /tiny-secret-value/);
   }
 });
+
+test("accessTokenHeader takes a header of its own, never one HTTP or the gateway sets", () => {
+  for (const header of ["Cookie", "host", "X-Request-Id", "Content-Length", "Forwarded"]) {
+    assert.deepEqual(problems(config({ accessTokenHeader: header })), [
+      {
+        path: "routes[0].auth.session.accessTokenHeader",
+        message: "expected a header of its own, not one the gateway or HTTP itself sets",
+      },
+    ]);
+  }
+  assert.deepEqual(problems(config({ accessTokenHeader: "X Token" })), [
+    {
+      path: "routes[0].auth.session.accessTokenHeader",
+      message: "expected an HTTP header name (RFC 9110 token)",
+    },
+  ]);
+  for (const header of ["X-Forwarded-Access-Token", "Authorization"]) {
+    const resolved = validateConfig(config({ accessTokenHeader: header }), {
+      source: "test",
+      baseDir: "/",
+      env: ENV,
+    });
+    assert.equal(resolved.routes[0]!.auth!.session!.accessTokenHeader, header);
+  }
+});

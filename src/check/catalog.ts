@@ -764,6 +764,19 @@ const rows: Row[] = [
     },
   ],
   [
+    "tls-no-tls13",
+    {
+      severity: "low",
+      category: "transport",
+      title: "TLS 1.3 not offered",
+      rationale:
+        "TLS 1.3 drops the legacy key exchanges and suites TLS 1.2 still allows and saves a round trip on every new connection; Mozilla's intermediate and modern configurations and NIST SP 800-52 Rev. 2 expect it",
+      remediation: "offer TLS 1.3 beside TLS 1.2 (nginx: ssl_protocols TLSv1.2 TLSv1.3)",
+      gateway: "listeners[].tls (TLS 1.3 is on by default; minVersion TLSv1.3 makes it the only one)",
+      references: ["Mozilla Server Side TLS", "NIST SP 800-52 Rev. 2", "RFC 8446"],
+    },
+  ],
+  [
     "tls-no-forward-secrecy",
     {
       severity: "medium",

@@ -113,6 +113,13 @@ export async function inspectTls(
     findings.push(finding("tls-handshake-failed", { evidence: `handshake failed: ${main.error}`, location }));
     return { findings, handshakes: 1, reachable: false };
   }
+  // The first handshake offers TLS 1.3 (Node's default client), so a server that has it answers
+  // with it: no extra connection is needed to know.
+  if (main.protocol !== "TLSv1.3") {
+    findings.push(
+      finding("tls-no-tls13", { evidence: `negotiated ${main.protocol ?? "an unknown protocol"}`, location }),
+    );
+  }
   const cert = main.certificate;
   const now = options.now ?? new Date();
   if (cert?.valid_to) {

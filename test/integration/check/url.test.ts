@@ -136,8 +136,13 @@ describe("bulwark check url", () => {
         "tls-cert-untrusted",
         "tls-legacy-protocol",
         "tls-no-forward-secrecy",
+        "tls-no-tls13",
         "tls-weak-cipher",
       ]);
+      assert.match(
+        report.findings.find((item) => item.id === "tls-no-tls13")!.evidence,
+        /negotiated TLSv1\.2/,
+      );
       assert.match(
         report.findings.find((item) => item.id === "tls-legacy-protocol")!.evidence,
         /TLSv1 .*TLSv1\.1/,
@@ -227,6 +232,7 @@ describe("bulwark check url", () => {
       ]);
       const aboveLow = report.findings.filter((item) => !["low", "info"].includes(item.severity));
       assert.deepEqual(aboveLow, []);
+      assert.ok(!ids(report).includes("tls-no-tls13"), "the gateway negotiates TLS 1.3");
       assert.equal(report.grade, "A+");
       assert.equal(report.score, 100);
       assert.equal(code, 0);

@@ -13,8 +13,11 @@ import type { ItemId } from "./item-ids.js";
 export type ItemStatus = "pass" | "fail" | "not verified" | "not applicable";
 
 export interface ChecklistItem {
-  /** Stable id, e.g. `url-tls` or `config-valid` (item-ids.ts; docs/checks.md lists them). */
-  readonly id: ItemId;
+  /**
+   * Stable id, e.g. `url-tls` or `config-valid` (item-ids.ts; docs/checks.md lists them), or the
+   * id of a team item (readiness.items).
+   */
+  readonly id: ItemId | (string & {});
   readonly area: "security" | "testing" | "disaster recovery" | "deployment" | "observability";
   readonly title: string;
   readonly status: ItemStatus;
@@ -56,6 +59,8 @@ export interface ChecklistOptions {
   readonly maxAgeDays: number;
   readonly now?: Date;
   readonly configItems?: readonly ChecklistItem[];
+  /** The team's own items (readiness.items, judged by team-items.ts), listed with their area. */
+  readonly teamItems?: readonly ChecklistItem[];
   readonly config?: string;
   /**
    * Reports of the checks this run made (the readiness section's targets). When there is one of
@@ -318,6 +323,13 @@ export function buildChecklist(evidence: Evidence, options: ChecklistOptions): R
       `${fromAll(unprobed)} ran without --probe-rate-limit`,
     );
   else add("url-rate-limited", "observability", rateTitle, "pass", `429 during the burst — ${fromAll(urls)}`);
+
+  // Each team item goes after the last built-in item of its area, so areas stay together.
+  for (const item of options.teamItems ?? []) {
+    let last = items.length - 1;
+    while (last >= 0 && items[last]!.area !== item.area) last--;
+    items.splice(last === -1 ? items.length : last + 1, 0, item);
+  }
 
   // A declared exception replaces the verdict, but a failure it hides is still named.
   for (const { item: id, reason } of options.notApplicable ?? []) {

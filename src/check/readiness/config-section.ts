@@ -63,6 +63,12 @@ export function loadReadinessSection(
       ...optionalFile(["repos", index, "advisories"], target.advisories, "directory"),
       ...optionalFile(["repos", index, "allowlist"], target.allowlist, "file"),
     })),
+    // A team item's file is its evidence: a missing one fails the item, not the config.
+    items: section.items.map((item) =>
+      item.evidence.file === undefined
+        ? item
+        : { ...item, evidence: { file: resolve(loaded.baseDir, item.evidence.file) } },
+    ),
   };
   if (problems.length > 0) throw new ConfigError(document.file, problems);
   return resolved;

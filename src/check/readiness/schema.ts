@@ -92,6 +92,38 @@ export const repoTargetSchema = z
   })
   .describe("a repository to check");
 
+const BUILT_IN_IDS: ReadonlySet<string> = new Set(ITEM_IDS);
+
+export const teamItemSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{1,47}$/, {
+        message: "expected a short id of lowercase letters, digits and dashes, e.g. oncall-rota",
+      })
+      .refine((id) => !BUILT_IN_IDS.has(id), { message: "is the id of a built-in item; choose another" })
+      .describe("stable id of the item, shown in every report format"),
+    title: z.string().min(3).max(200).describe('what must be true, e.g. "an on-call rota exists"'),
+    area: z
+      .enum(["security", "testing", "disaster recovery", "deployment", "observability"])
+      .default("deployment")
+      .describe("where the item is listed"),
+    evidence: z
+      .strictObject({
+        file: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("a file that must exist and not be empty (relative to the config file's directory)"),
+        url: httpUrl.optional().describe("a URL that must answer 2xx to one GET (no redirects followed)"),
+      })
+      .refine((evidence) => (evidence.file === undefined) !== (evidence.url === undefined), {
+        message: "give one of file or url",
+      })
+      .describe("what proves the item: the claim alone verifies nothing"),
+  })
+  .describe("a checklist item of the team's own");
+
 export const readinessSchema = z
   .strictObject({
     urls: z.array(urlTargetSchema).max(20).default([]).describe("live services bulwark check assesses"),
@@ -129,6 +161,23 @@ export const readinessSchema = z
       )
       .default([])
       .describe("items left out of the percentage and GO, e.g. restore drills for a stateless service"),
+    items: z
+      .array(teamItemSchema)
+      .max(50)
+      .superRefine((items, ctx) => {
+        const seen = new Set<string>();
+        items.forEach((item, index) => {
+          if (seen.has(item.id))
+            ctx.addIssue({
+              code: "custom",
+              path: [index, "id"],
+              message: `${item.id} is used by another item`,
+            });
+          seen.add(item.id);
+        });
+      })
+      .default([])
+      .describe("checklist items of the team's own, each verified by a file or a URL"),
     gatewayConfig: z
       .boolean()
       .default(true)
@@ -138,4 +187,5 @@ export const readinessSchema = z
 
 export type ReadinessConfig = z.output<typeof readinessSchema>;
 export type UrlTargetConfig = z.output<typeof urlTargetSchema>;
+export type TeamItemConfig = z.output<typeof teamItemSchema>;
 export type RepoTargetConfig = z.output<typeof repoTargetSchema>;

@@ -187,6 +187,9 @@ function emit(text: string, format: Format, out: string | undefined): void {
   else process.stdout.write(text);
 }
 
+/** One GET per team item URL (readiness.items), bounded like a check url request. */
+const TEAM_ITEM_TIMEOUT_MS = 10_000;
+
 async function readiness(values: Values, extra: readonly string[]): Promise<number> {
   if (extra.length > 0) throw usage(`unexpected argument ${JSON.stringify(extra[0])}`);
   const format = formatFlag(values.format);
@@ -198,6 +201,7 @@ async function readiness(values: Values, extra: readonly string[]): Promise<numb
   const { buildChecklist, renderChecklist } = await import("../../check/readiness/checklist.js");
   const { gatewayConfigItems } = await import("../../check/readiness/gateway-config.js");
   const { renderReadiness } = await import("../../check/readiness/render.js");
+  const { judgeTeamItems } = await import("../../check/readiness/team-items.js");
 
   // The config file: -c, else ./bulwark.yaml when it exists (as the issue's "reads bulwark.yaml").
   const configFile = values.config ?? (existsSync("bulwark.yaml") ? "bulwark.yaml" : undefined);
@@ -268,6 +272,7 @@ async function readiness(values: Values, extra: readonly string[]): Promise<numb
             ),
         }),
       );
+  const teamItems = await judgeTeamItems(config.items, { fetch: !noRun, timeoutMs: TEAM_ITEM_TIMEOUT_MS });
   const evidenceLabel = section || values["evidence-dir"] ? config.evidenceDir : ".bulwark/evidence";
   const report = buildChecklist(readEvidence(config.evidenceDir), {
     evidenceDir: evidenceLabel,
@@ -281,6 +286,7 @@ async function readiness(values: Values, extra: readonly string[]): Promise<numb
         : gatewayConfigItems(configFile, document?.raw),
     ...(configFile ? { config: configFile } : {}),
     current: run.records,
+    teamItems,
     notApplicable: config.notApplicable,
     partial: run.partial,
     warnings: run.warnings,

@@ -318,6 +318,98 @@ readiness:
     }
   });
 
+  it("the team's own items pass only on their evidence: a file that exists, a URL that answers 2xx", async () => {
+    const site = createServer((req, res) => {
+      if (req.url === "/runbook") return void res.end("runbook");
+      if (req.url === "/moved") {
+        res.writeHead(302, { location: "/runbook" });
+        return void res.end();
+      }
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((done) => site.listen(0, "127.0.0.1", done));
+    const base = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+    const teamDir = mkdtempSync(join(dir, "team-"));
+    writeFileSync(join(teamDir, "oncall.md"), "# On call\n\nalice, bob\n");
+    writeFileSync(join(teamDir, "empty.md"), "");
+    const file = join(teamDir, "bulwark.yaml");
+    writeFileSync(
+      file,
+      `readiness:
+  evidenceDir: evidence
+  items:
+    - { id: oncall-rota, title: an on-call rota exists, area: observability, evidence: { file: oncall.md } }
+    - { id: pager-test, title: paging was tested, area: observability, evidence: { file: paging-test.md } }
+    - { id: sla-doc, title: SLA signed, evidence: { file: empty.md } }
+    - { id: runbook, title: runbook published, area: disaster recovery, evidence: { url: "${base}/runbook" } }
+    - { id: status-page, title: status page up, evidence: { url: "${base}/moved" } }
+    - { id: postmortems, title: postmortem template, evidence: { url: "${base}/missing" } }
+`,
+    );
+    try {
+      const result = await runCli(["check", "-c", file, "--format", "json"], { timeoutMs: 60_000 });
+      assert.equal(result.code, 1, result.stderr);
+      const report = JSON.parse(result.stdout) as Readiness;
+      const team = (id: string) => report.items.find((item) => item.id === id)!;
+      assert.equal(team("oncall-rota").status, "pass");
+      assert.match(team("oncall-rota").evidence, /oncall\.md \(\d+ bytes, modified \d{4}-\d{2}-\d{2}\)/);
+      assert.equal(team("pager-test").status, "fail");
+      assert.match(team("pager-test").evidence, /paging-test\.md does not exist/);
+      assert.equal(team("sla-doc").status, "fail");
+      assert.match(team("sla-doc").evidence, /empty\.md is empty/);
+      assert.equal(team("runbook").status, "pass");
+      assert.match(team("runbook").evidence, /answered 200/);
+      assert.equal(team("status-page").status, "fail");
+      assert.match(team("status-page").evidence, /answered 302 \(to \/runbook; give the final URL\)/);
+      assert.match(team("postmortems").evidence, /answered 404/);
+      // Listed with their area, after its built-in items.
+      const areas = report.items.map((item) => item.area);
+      assert.deepEqual(
+        areas.filter((area, index) => area !== areas[index - 1]),
+        [...new Set(areas)],
+        "every area in one block",
+      );
+      assert.equal(report.items.at(-1)!.id, "pager-test", "observability is the last area");
+
+      const offline = await runCli(["check", "-c", file, "--format", "json", "--no-run"], {
+        timeoutMs: 60_000,
+      });
+      const judged = JSON.parse(offline.stdout) as Readiness;
+      assert.equal(judged.items.find((item) => item.id === "runbook")!.status, "not verified");
+      assert.equal(judged.items.find((item) => item.id === "oncall-rota")!.status, "pass");
+
+      const bad = join(teamDir, "bad-items.yaml");
+      writeFileSync(
+        bad,
+        [
+          "readiness:",
+          "  items:",
+          "    - { id: url-tls, title: mine, evidence: { file: a } }",
+          "    - { id: Mine!, title: x, evidence: {} }",
+          "    - { id: twice, title: once, evidence: { file: a, url: 'https://x.example/' } }",
+          "    - { id: twice, title: again, evidence: { file: b } }",
+          "",
+        ].join("\n"),
+      );
+      const refused = await runCli(["check", "-c", bad]);
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(
+        refused.stderr,
+        /bad-items\.yaml:3:\d+ readiness\.items\[0\]\.id: is the id of a built-in item/,
+      );
+      assert.match(refused.stderr, /bad-items\.yaml:4:\d+ readiness\.items\[1\]\.id: expected a short id/);
+      assert.match(refused.stderr, /bad-items\.yaml:4:\d+ readiness\.items\[1\]\.title: /);
+      assert.match(refused.stderr, /readiness\.items\[1\]\.evidence: give one of file or url/);
+      assert.match(refused.stderr, /readiness\.items\[2\]\.evidence: give one of file or url/);
+      assert.match(
+        refused.stderr,
+        /bad-items\.yaml:6:\d+ readiness\.items\[3\]\.id: twice is used by another item/,
+      );
+    } finally {
+      await new Promise((done) => site.close(done));
+    }
+  });
+
   it("bulwark config check accepts a file with the section and rejects a bad one", async () => {
     const ok = await runCli(["config", "check", "-c", config]);
     assert.equal(ok.code, 0, ok.stderr);

@@ -36,6 +36,7 @@ describe("readiness section", () => {
       maxAgeDays: 30,
       strict: false,
       notApplicable: [],
+      items: [],
       gatewayConfig: true,
     });
     const config = load(

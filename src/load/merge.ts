@@ -79,6 +79,7 @@ export function mergeSummaries(summaries: readonly LoadSummary[], files: readonl
     const named =
       scope === undefined ? undefined : mergeRequests(summaries.map((summary) => summary.byRequest[scope]));
     const histogram = scope === undefined ? latency : named!.histogram;
+    const serviceHistogram = scope === undefined ? serviceTime : named!.serviceTime;
     const scopeRequests = scope === undefined ? requests : named!.summary.requests;
     const scopeErrors = scope === undefined ? errors : named!.summary.errors;
     const scopeRps =
@@ -89,8 +90,8 @@ export function mergeSummaries(summaries: readonly LoadSummary[], files: readonl
               (summary.byRequest[scope]?.requests ?? 0) / Math.max(summary.elapsedMs / 1000, 0.001),
           );
     const evaluated = evaluateThreshold(threshold, {
-      latency: { max: histogram.maxMs() },
-      percentileMs: (percentile) => histogram.percentileMs(percentile),
+      latency: histogram,
+      serviceTime: serviceHistogram,
       errorRate: scopeRequests === 0 ? null : scopeErrors / scopeRequests,
       rps: scopeRps,
       dropped,
@@ -192,6 +193,7 @@ function mergeHistograms(encoded: readonly string[]): LatencyHistogram {
 function mergeRequests(items: readonly (RequestSummary | undefined)[]): {
   summary: RequestSummary;
   histogram: LatencyHistogram;
+  serviceTime: LatencyHistogram;
 } {
   const present = items.filter((item): item is RequestSummary => item !== undefined);
   const latency = mergeHistograms(present.map((item) => item.histograms.latency));
@@ -200,6 +202,7 @@ function mergeRequests(items: readonly (RequestSummary | undefined)[]): {
   const errors = present.reduce((total, item) => total + item.errors, 0);
   return {
     histogram: latency,
+    serviceTime,
     summary: {
       requests,
       errors,

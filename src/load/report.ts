@@ -10,7 +10,7 @@ import type { LatencySummary } from "./histogram.js";
 import type { Executor, LoadPlan } from "./plan.js";
 import type { RunResult } from "./run.js";
 import type { AbortedBy } from "./sampler.js";
-import { evaluateThreshold, type ThresholdResult } from "./thresholds.js";
+import { evaluateThreshold, scopeInputs, type ThresholdResult } from "./thresholds.js";
 import type { IntervalSample } from "./timeline.js";
 import { analyseTrends, type Trend, type Trends } from "./trends.js";
 
@@ -132,13 +132,7 @@ export function buildSummary(plan: LoadPlan, result: RunResult): LoadSummary {
     const windowed = result.sampled.windowResults[index];
     if (windowed) return { ...windowed, ...(threshold.scope ? { scope: threshold.scope } : {}) };
     const scope = threshold.scope === undefined ? metrics : result.byName.get(threshold.scope)!;
-    const evaluated = evaluateThreshold(threshold, {
-      latency: { max: scope.corrected.maxMs() },
-      percentileMs: (percentile) => scope.corrected.percentileMs(percentile),
-      errorRate: scope.requests === 0 ? null : scope.errors / scope.requests,
-      rps: round(scope.requests / seconds, 2),
-      dropped: metrics.dropped,
-    });
+    const evaluated = evaluateThreshold(threshold, scopeInputs(scope, seconds, metrics.dropped));
     return threshold.scope ? { ...evaluated, scope: threshold.scope } : evaluated;
   });
   return {

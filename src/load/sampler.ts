@@ -12,7 +12,7 @@ import {
 } from "./generator-health.js";
 import type { RunMetrics } from "./metrics.js";
 import { type Span, WindowTracker } from "./threshold-windows.js";
-import { evaluateThreshold, type Threshold, type ThresholdResult } from "./thresholds.js";
+import { evaluateThreshold, scopeInputs, type Threshold, type ThresholdResult } from "./thresholds.js";
 import type { IntervalSample } from "./timeline.js";
 
 /** Reads the target's memory in bytes; null when the reading failed (counted, never fatal). */
@@ -198,13 +198,7 @@ export class IntervalSampler {
   /** A whole-run threshold evaluated on the run so far (for abortOnFail). */
   #cumulative(threshold: Threshold, elapsedMs: number): ThresholdResult {
     const scope = threshold.scope === undefined ? this.#metrics : this.#byName.get(threshold.scope)!;
-    return evaluateThreshold(threshold, {
-      latency: { max: scope.corrected.maxMs() },
-      percentileMs: (percentile) => scope.corrected.percentileMs(percentile),
-      errorRate: scope.requests === 0 ? null : scope.errors / scope.requests,
-      rps: scope.requests / Math.max(elapsedMs / 1000, 0.001),
-      dropped: this.#metrics.dropped,
-    });
+    return evaluateThreshold(threshold, scopeInputs(scope, elapsedMs / 1000, this.#metrics.dropped));
   }
 
   /** Closes the last interval (folded into the previous one when shorter than half) and summarises. */

@@ -105,8 +105,8 @@ export class WindowTracker {
     const endMs = spans.at(-1)!.endMs;
     const merged = this.#merged;
     const actual = measure(this.threshold.metric, {
-      latency: { max: merged.maxMs() },
-      percentileMs: (percentile) => merged.percentileMs(percentile),
+      latency: merged,
+      serviceTime: null, // service-time thresholds are whole-run only (thresholds.ts)
       errorRate: requests === 0 ? null : errors / requests,
       rps: requests / Math.max((endMs - startMs) / 1000, 0.001),
       dropped,

@@ -4,6 +4,9 @@
  *   p(N) OP DURATION     corrected latency percentile, N in 0–100; DURATION like 200ms, 1s, 500us
  *                        (a plain number is milliseconds)
  *   max OP DURATION      largest corrected latency
+ *   service_p(N), service_max
+ *                        the same over service time (from the actual send, uncorrected: what
+ *                        k6's http_req_duration measures); whole-run only
  *   error_rate OP RATE   errors / requests; RATE like 0.1% or 0.001
  *   rps OP NUMBER        completed requests per second
  *   dropped OP NUMBER    iterations never sent
@@ -23,8 +26,8 @@ import { parseDuration } from "../config/units.js";
 import { BulwarkError } from "../errors.js";
 
 export type ThresholdMetric =
-  | { readonly kind: "percentile"; readonly percentile: number }
-  | { readonly kind: "max" }
+  | { readonly kind: "percentile"; readonly percentile: number; readonly service?: true }
+  | { readonly kind: "max"; readonly service?: true }
   | { readonly kind: "error_rate" }
   | { readonly kind: "rps" }
   | { readonly kind: "dropped" };
@@ -45,13 +48,42 @@ export interface Threshold {
   readonly bound: number;
 }
 
+/** A latency histogram as thresholds read it. */
+export interface LatencyReading {
+  maxMs(): number | null;
+  percentileMs(percentile: number): number | null;
+}
+
 /** What thresholds are evaluated against (units as in the JSON summary). */
 export interface ThresholdInputs {
-  readonly latency: { readonly max: number | null };
-  percentileMs(percentile: number): number | null;
+  /** Corrected latency (from the intended send time). */
+  readonly latency: LatencyReading;
+  /** Service time (from the actual send); null where it is not kept (sliding windows). */
+  readonly serviceTime: LatencyReading | null;
   readonly errorRate: number | null;
   readonly rps: number;
   readonly dropped: number;
+}
+
+/** The inputs of one scope (the run, or one request name) from its counts and histograms. */
+export function scopeInputs(
+  scope: {
+    readonly corrected: LatencyReading;
+    readonly serviceTime: LatencyReading;
+    readonly requests: number;
+    readonly errors: number;
+  },
+  seconds: number,
+  dropped: number,
+): ThresholdInputs {
+  return {
+    latency: scope.corrected,
+    serviceTime: scope.serviceTime,
+    errorRate: scope.requests === 0 ? null : scope.errors / scope.requests,
+    // Two decimals, as the summary shows rates.
+    rps: Math.round((scope.requests / Math.max(seconds, 0.001)) * 100) / 100,
+    dropped,
+  };
 }
 
 export interface ThresholdResult {
@@ -80,7 +112,8 @@ const SCOPE = /^\s*([A-Za-z0-9_.-]+)\s*:\s*(.*)$/s;
 const ABORT = /\s+abortOnFail\s*$/;
 const OVER = /\s+over\s+(\S+)\s*$/;
 
-const SHAPE = /^\s*(p\(\s*(\d+(?:\.\d+)?)\s*\)|max|error_rate|rps|dropped)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$/;
+const SHAPE =
+  /^\s*((?:service_)?p\(\s*(\d+(?:\.\d+)?)\s*\)|(?:service_)?max|error_rate|rps|dropped)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$/;
 const DURATION = /^(\d+(?:\.\d+)?)(us|µs|ms|s|m)?$/;
 const DURATION_MS: Record<string, number> = { us: 0.001, µs: 0.001, ms: 1, s: 1000, m: 60_000 };
 const NUMBER = /^\d+(?:\.\d+)?$/;
@@ -89,7 +122,7 @@ export function parseThreshold(expression: string): Threshold {
   const fail = (why: string): never => {
     throw new BulwarkError("usage", `invalid threshold ${JSON.stringify(expression)}: ${why}`, {
       details: [
-        "examples: 'p(95)<200ms'  'error_rate<0.1%'  'rps>50'  'dropped==0'  'max<2s'",
+        "examples: 'p(95)<200ms'  'error_rate<0.1%'  'rps>50'  'dropped==0'  'max<2s'  'service_p(95)<200ms'",
         "          'login: p(95)<300ms'  'p(99)<1s over 30s'  'error_rate<1% over 1m abortOnFail'",
       ],
     });
@@ -114,7 +147,7 @@ export function parseThreshold(expression: string): Threshold {
   const match = SHAPE.exec(core);
   if (!match)
     return fail(
-      "expected [NAME:] METRIC OP VALUE [over DURATION] [abortOnFail] with METRIC one of p(N), max, error_rate, rps, dropped",
+      "expected [NAME:] METRIC OP VALUE [over DURATION] [abortOnFail] with METRIC one of p(N), max, service_p(N), service_max, error_rate, rps, dropped",
     );
   const [, name, percentileText, operator, valueText] = match as unknown as [
     string,
@@ -125,13 +158,20 @@ export function parseThreshold(expression: string): Threshold {
   ];
   let metric: ThresholdMetric;
   let bound: number;
-  if (name.startsWith("p(") || name === "max") {
-    if (name === "max") metric = { kind: "max" };
+  const service = name.startsWith("service_");
+  const latencyName = service ? name.slice("service_".length) : name;
+  if (latencyName.startsWith("p(") || latencyName === "max") {
+    if (latencyName === "max") metric = { kind: "max", ...(service ? { service } : {}) };
     else {
       const percentile = Number(percentileText);
       if (!(percentile > 0 && percentile <= 100)) fail("percentile must be above 0 and at most 100");
-      metric = { kind: "percentile", percentile };
+      metric = { kind: "percentile", percentile, ...(service ? { service } : {}) };
     }
+    // Sliding windows merge per-interval histograms of corrected latency only.
+    if (service && windowMs !== undefined)
+      fail(
+        `${name} is evaluated over the whole run; remove "over ${over![1]}" (or use p(N)/max over windows)`,
+      );
     const duration = DURATION.exec(valueText);
     if (!duration) return fail(`expected a duration like 200ms or 1s, got ${JSON.stringify(valueText)}`);
     bound = Number(duration[1]) * DURATION_MS[duration[2] ?? "ms"]!;
@@ -171,9 +211,9 @@ export function evaluateThreshold(threshold: Threshold, inputs: ThresholdInputs)
 export function measure(metric: ThresholdMetric, inputs: ThresholdInputs): number | null {
   switch (metric.kind) {
     case "percentile":
-      return inputs.percentileMs(metric.percentile);
+      return (metric.service ? inputs.serviceTime : inputs.latency)?.percentileMs(metric.percentile) ?? null;
     case "max":
-      return inputs.latency.max;
+      return (metric.service ? inputs.serviceTime : inputs.latency)?.maxMs() ?? null;
     case "error_rate":
       return inputs.errorRate;
     case "rps":

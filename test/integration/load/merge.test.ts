@@ -34,7 +34,7 @@ before(async () => {
         target: `${target.url}${path}`,
         rate,
         duration: "3s",
-        thresholds: ["p(50)<100ms", "rps>35", "p(99)<5s over 1s"],
+        thresholds: ["p(50)<100ms", "rps>35", "p(99)<5s over 1s", "service_p(50)<100ms"],
       });
       return buildSummary(plan, await runLoad(plan));
     }),
@@ -82,6 +82,10 @@ test("merged percentiles come from the merged histograms; counts and rates are s
   assert.equal(byExpression["p(50)<100ms"]!.ok, true);
   assert.equal(fast.thresholds[1]!.ok, false);
   assert.equal(byExpression["rps>35"]!.ok, true);
+  // The same for service time, from the merged service-time histograms.
+  assert.equal(slow.thresholds[3]!.ok, false);
+  assert.equal(byExpression["service_p(50)<100ms"]!.ok, true);
+  assert.equal(byExpression["service_p(50)<100ms"]!.actual, merged.serviceTime.p50);
   // Windowed ones keep the inputs' verdicts.
   assert.equal(byExpression["p(99)<5s over 1s"]!.ok, true);
   assert.equal(code, ExitCode.Ok);

@@ -25,7 +25,6 @@ export interface TargetServer {
 
 export async function startTarget(): Promise<TargetServer> {
   let received = 0;
-  let stallCount = 0;
   let inFlight = 0;
   let maxInFlight = 0;
   const paths = new Map<string, number>();
@@ -45,10 +44,10 @@ export async function startTarget(): Promise<TargetServer> {
     };
     const parts = path.split("/");
     if (parts[1] === "delay") answer(Number(parts[2]));
-    else if (parts[1] === "stall") {
-      stallCount++;
-      answer(stallCount === Number(parts[2]) ? Number(parts[3]) : 0);
-    } else if (parts[1] === "status") answer(0, Number(parts[2]));
+    // Counted per path (with query), so tests of one file sharing the target do not shift each other's stall.
+    else if (parts[1] === "stall")
+      answer(paths.get(req.url ?? "/") === Number(parts[2]) ? Number(parts[3]) : 0);
+    else if (parts[1] === "status") answer(0, Number(parts[2]));
     else answer(0);
   });
   server.keepAliveTimeout = 30_000;

@@ -20,6 +20,25 @@ withTargetAndTempDir("bulwark-load-thresholds-", (started, made) => {
   dir = made;
 });
 
+test("a stall fails the corrected p(90) but not service_p(90): queued requests waited, the target did not", async () => {
+  // 100 req/s on one connection for 2 s; request 50 stalls 600 ms, so the ~60 requests due
+  // during the stall wait up to 600 ms before they are sent (30 % of the run), each then served
+  // at once. service_max still sees the stalled request itself.
+  const plan = buildPlan({
+    target: `${target.url}/stall/50/600`,
+    rate: "100",
+    duration: "2s",
+    connections: "1",
+    thresholds: ["p(90)<100ms", "service_p(90)<100ms", "service_max>=500ms"],
+  });
+  const summary = buildSummary(plan, await runLoad(plan));
+  const [corrected, service, stalled] = summary.thresholds;
+  assert.equal(corrected!.ok, false, `corrected p90 ${corrected!.actual}`);
+  assert.equal(service!.ok, true, `service p90 ${service!.actual}`);
+  assert.equal(stalled!.ok, true, `service max ${stalled!.actual}`);
+  assert.equal(service!.actual, summary.serviceTime.p90, "the same figure the summary reports");
+});
+
 test("a 1.5 s stall passes a whole-run p(80) but fails the same bar over 1 s windows", async () => {
   // 50 req/s on one connection for 10 s; request 150 (at ~3 s) stalls 1.5 s, so the ~75
   // requests due during the stall wait 1500…20 ms: ~50 of them over 500 ms. That is 10 % of the

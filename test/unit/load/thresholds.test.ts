@@ -4,8 +4,12 @@ import { isBulwarkError } from "../../../src/errors.js";
 import { evaluateThreshold, parseThreshold, type ThresholdInputs } from "../../../src/load/thresholds.js";
 
 const inputs: ThresholdInputs = {
-  latency: { max: 900 },
-  percentileMs: (percentile) => (percentile >= 99 ? 450 : percentile >= 95 ? 180 : 20),
+  latency: {
+    maxMs: () => 900,
+    percentileMs: (percentile) => (percentile >= 99 ? 450 : percentile >= 95 ? 180 : 20),
+  },
+  // Service time: what the target took once the request was sent (less than corrected latency).
+  serviceTime: { maxMs: () => 300, percentileMs: (percentile) => (percentile >= 95 ? 90 : 10) },
   errorRate: 0.0005,
   rps: 99.5,
   dropped: 0,
@@ -65,8 +69,8 @@ test("evaluates against the summary and reports the actual value", () => {
 test("a threshold with nothing to measure fails (fail closed)", () => {
   const empty: ThresholdInputs = {
     ...inputs,
-    latency: { max: null },
-    percentileMs: () => null,
+    latency: { maxMs: () => null, percentileMs: () => null },
+    serviceTime: null,
     errorRate: null,
   };
   assert.deepEqual(evaluateThreshold(parseThreshold("p(95)<1s"), empty), {
@@ -75,6 +79,32 @@ test("a threshold with nothing to measure fails (fail closed)", () => {
     actual: null,
   });
   assert.equal(evaluateThreshold(parseThreshold("error_rate<1%"), empty).ok, false);
+});
+
+test("service_p(N) and service_max read service time; whole-run only", () => {
+  const check = (expression: string) => evaluateThreshold(parseThreshold(expression), inputs);
+  assert.deepEqual(parseThreshold("service_p(95)<100ms").metric, {
+    kind: "percentile",
+    percentile: 95,
+    service: true,
+  });
+  assert.deepEqual(parseThreshold("login: service_max<=2s").metric, { kind: "max", service: true });
+  assert.equal(check("service_p(95)<100ms").ok, true, "90 ms of service time");
+  assert.equal(check("p(95)<100ms").ok, false, "180 ms from the intended send time");
+  assert.equal(check("service_max<250ms").actual, 300);
+  assert.throws(
+    () => parseThreshold("service_p(99)<1s over 30s"),
+    /service_p\(99\) is evaluated over the whole run; remove "over 30s"/,
+  );
+  assert.throws(
+    () => parseThreshold("service_rps>5"),
+    /METRIC one of p\(N\), max, service_p\(N\), service_max/,
+  );
+  // Where service time is not kept (sliding windows), a service threshold has nothing to measure.
+  assert.equal(
+    evaluateThreshold(parseThreshold("service_max<1s"), { ...inputs, serviceTime: null }).ok,
+    false,
+  );
 });
 
 test("NAME: scopes, over WINDOW and abortOnFail", () => {

@@ -60,6 +60,11 @@ export function mergeSummaries(summaries: readonly LoadSummary[], files: readonl
     .sort()
     .at(-1)!;
 
+  const timeline = mergeTimelines(summaries);
+  const trends = analyseTrends(
+    timeline,
+    timeline.some((sample) => sample.targetMemoryBytes !== undefined),
+  );
   const thresholds = first.thresholds.map((result, index): ThresholdResult => {
     const threshold = parseThreshold(result.expression);
     const inputs = summaries.map((summary) => summary.thresholds[index]);
@@ -95,6 +100,7 @@ export function mergeSummaries(summaries: readonly LoadSummary[], files: readonl
       errorRate: scopeRequests === 0 ? null : scopeErrors / scopeRequests,
       rps: scopeRps,
       dropped,
+      drifting: trends.drifting.length,
     });
     return scope ? { ...evaluated, scope } : evaluated;
   });
@@ -103,7 +109,6 @@ export function mergeSummaries(summaries: readonly LoadSummary[], files: readonl
   const byRequest = Object.fromEntries(
     names.map((name) => [name, mergeRequests(summaries.map((summary) => summary.byRequest[name])).summary]),
   );
-  const timeline = mergeTimelines(summaries);
   const generators = summaries.map((summary) => summary.generator);
   const valid = summaries.every((summary) => summary.valid);
   return {
@@ -160,10 +165,7 @@ export function mergeSummaries(summaries: readonly LoadSummary[], files: readonl
     },
     intervalMs: first.intervalMs,
     timeline,
-    trends: analyseTrends(
-      timeline,
-      timeline.some((sample) => sample.targetMemoryBytes !== undefined),
-    ),
+    trends,
     histograms: { latency: latency.encode(), serviceTime: serviceTime.encode() },
     merged: {
       inputs: summaries.map((summary, index) => ({

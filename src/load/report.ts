@@ -128,11 +128,15 @@ export function buildSummary(plan: LoadPlan, result: RunResult): LoadSummary {
   const errorRate = metrics.requests === 0 ? null : metrics.errors / metrics.requests;
   const latency = metrics.corrected.summary();
   const seconds = Math.max(result.elapsedMs / 1000, 0.001);
+  const trends = analyseTrends(result.sampled.timeline, result.memorySource !== undefined);
   const thresholds = plan.thresholds.map((threshold, index) => {
     const windowed = result.sampled.windowResults[index];
     if (windowed) return { ...windowed, ...(threshold.scope ? { scope: threshold.scope } : {}) };
     const scope = threshold.scope === undefined ? metrics : result.byName.get(threshold.scope)!;
-    const evaluated = evaluateThreshold(threshold, scopeInputs(scope, seconds, metrics.dropped));
+    const evaluated = evaluateThreshold(threshold, {
+      ...scopeInputs(scope, seconds, metrics.dropped),
+      drifting: trends.drifting.length,
+    });
     return threshold.scope ? { ...evaluated, scope: threshold.scope } : evaluated;
   });
   return {
@@ -167,7 +171,7 @@ export function buildSummary(plan: LoadPlan, result: RunResult): LoadSummary {
     ...(result.workers > 1 ? { workers: result.workers } : {}),
     intervalMs: result.intervalMs,
     timeline: result.sampled.timeline,
-    trends: analyseTrends(result.sampled.timeline, result.memorySource !== undefined),
+    trends,
     histograms: { latency: metrics.corrected.encode(), serviceTime: metrics.serviceTime.encode() },
     ...(result.memorySource === undefined
       ? {}

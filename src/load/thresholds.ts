@@ -10,6 +10,8 @@
  *   error_rate OP RATE   errors / requests; RATE like 0.1% or 0.001
  *   rps OP NUMBER        completed requests per second
  *   dropped OP NUMBER    iterations never sent
+ *   drifting OP NUMBER   series of the soak analysis that drift (p99, error rate, target
+ *                        memory: trends.drifting); judged on the whole run at its end
  *
  * OP is one of < <= > >= == !=. Parsed once at the edge; evaluation only compares numbers.
  *
@@ -30,7 +32,8 @@ export type ThresholdMetric =
   | { readonly kind: "max"; readonly service?: true }
   | { readonly kind: "error_rate" }
   | { readonly kind: "rps" }
-  | { readonly kind: "dropped" };
+  | { readonly kind: "dropped" }
+  | { readonly kind: "drifting" };
 
 export type Operator = "<" | "<=" | ">" | ">=" | "==" | "!=";
 
@@ -63,6 +66,8 @@ export interface ThresholdInputs {
   readonly errorRate: number | null;
   readonly rps: number;
   readonly dropped: number;
+  /** How many series drift (trends.drifting); known only once the run is over. */
+  readonly drifting?: number;
 }
 
 /** The inputs of one scope (the run, or one request name) from its counts and histograms. */
@@ -113,7 +118,7 @@ const ABORT = /\s+abortOnFail\s*$/;
 const OVER = /\s+over\s+(\S+)\s*$/;
 
 const SHAPE =
-  /^\s*((?:service_)?p\(\s*(\d+(?:\.\d+)?)\s*\)|(?:service_)?max|error_rate|rps|dropped)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$/;
+  /^\s*((?:service_)?p\(\s*(\d+(?:\.\d+)?)\s*\)|(?:service_)?max|error_rate|rps|dropped|drifting)\s*(<=|>=|==|!=|<|>)\s*(\S+)\s*$/;
 const DURATION = /^(\d+(?:\.\d+)?)(us|µs|ms|s|m)?$/;
 const DURATION_MS: Record<string, number> = { us: 0.001, µs: 0.001, ms: 1, s: 1000, m: 60_000 };
 const NUMBER = /^\d+(?:\.\d+)?$/;
@@ -147,7 +152,7 @@ export function parseThreshold(expression: string): Threshold {
   const match = SHAPE.exec(core);
   if (!match)
     return fail(
-      "expected [NAME:] METRIC OP VALUE [over DURATION] [abortOnFail] with METRIC one of p(N), max, service_p(N), service_max, error_rate, rps, dropped",
+      "expected [NAME:] METRIC OP VALUE [over DURATION] [abortOnFail] with METRIC one of p(N), max, service_p(N), service_max, error_rate, rps, dropped, drifting",
     );
   const [, name, percentileText, operator, valueText] = match as unknown as [
     string,
@@ -184,12 +189,18 @@ export function parseThreshold(expression: string): Threshold {
     bound = percent ? Number(digits) / 100 : Number(digits);
     if (bound > 1) fail("a rate above 100% means nothing");
   } else {
-    metric = { kind: name as "rps" | "dropped" };
+    metric = { kind: name as "rps" | "dropped" | "drifting" };
     if (!NUMBER.test(valueText)) return fail(`expected a number, got ${JSON.stringify(valueText)}`);
     bound = Number(valueText);
   }
   if (scope !== undefined && metric.kind === "dropped")
     fail("dropped counts iterations, which have no request name; remove the NAME: prefix");
+  if (metric.kind === "drifting") {
+    // The trends are fitted over the whole timeline once the run is over.
+    if (scope !== undefined) fail("drifting is judged on the whole run; remove the NAME: prefix");
+    if (windowMs !== undefined) fail(`drifting is judged on the whole run; remove "over ${over![1]}"`);
+    if (abortOnFail) fail("drifting is judged when the run is over; abortOnFail cannot stop it earlier");
+  }
   return {
     expression: expression.trim(),
     metric,
@@ -220,6 +231,8 @@ export function measure(metric: ThresholdMetric, inputs: ThresholdInputs): numbe
       return inputs.rps;
     case "dropped":
       return inputs.dropped;
+    case "drifting":
+      return inputs.drifting ?? null;
   }
 }
 

@@ -59,6 +59,7 @@ Sends load to one URL and measures it (docs/load.md).
                        'p(95)<200ms' 'max<2s' 'error_rate<0.1%' 'rps>50' 'dropped==0'
                        'login: p(99)<500ms' 'p(95)<200ms over 30s' 'error_rate<1% abortOnFail'
                        'service_p(95)<200ms' (service time, as k6's http_req_duration)
+                       'drifting==0' (no p99, error-rate or target-memory drift; soak gate)
   --target-pid PID     soak analysis: sample the target's memory (VmRSS, /proc/PID/status)
                        every interval and flag upward drift
   --prom-metric URL#M  the same from a Prometheus text endpoint, e.g.

@@ -46,7 +46,12 @@ test("a target whose memory grows is flagged; a flat one is not (pid and Prometh
   // 1 MiB every 100 ms: ~10 MiB/s on a ~50 MiB process, +100 % or more over 12 s.
   const [growing, flat] = await Promise.all([startMemoryTarget(1024), startMemoryTarget(0)]);
   const growOut = join(dir, "grow.json");
-  const flatPlan = buildPlan({ target: `${flat.url}/`, rate: "50", duration: "12s" });
+  const flatPlan = buildPlan({
+    target: `${flat.url}/`,
+    rate: "50",
+    duration: "12s",
+    thresholds: ["drifting==0"],
+  });
   const [code, flatResult] = await Promise.all([
     main([
       "load",
@@ -60,13 +65,18 @@ test("a target whose memory grows is flagged; a flat one is not (pid and Prometh
       "--out",
       growOut,
       "--no-evidence",
+      "--threshold",
+      "drifting==0",
     ]),
     runLoad(flatPlan, {
       memory: memorySource({ promMetric: `${flat.url}/metrics#process_resident_memory_bytes` }),
     }),
   ]);
-  assert.equal(code, ExitCode.Ok);
+  // The drift gate turns the leak into a failed run (exit 1).
+  assert.equal(code, ExitCode.Failed);
   const grow = JSON.parse(readFileSync(growOut, "utf8")) as LoadSummary;
+  assert.equal(grow.thresholds[0]!.ok, false);
+  assert.equal(grow.thresholds[0]!.actual, grow.trends.drifting.length);
   assert.equal(grow.targetMemory!.source, `VmRSS of pid ${growing.pid}`);
   assert.equal(grow.targetMemory!.failedReadings, 0);
   assert.ok(grow.timeline.every((sample) => (sample.targetMemoryBytes ?? 0) > 1e6));
@@ -85,6 +95,7 @@ test("a target whose memory grows is flagged; a flat one is not (pid and Prometh
   assert.equal(flatTrend.drift, false, JSON.stringify(flatTrend));
   assert.ok(Math.abs(flatTrend.change!) < 0.1, `change ${flatTrend.change}`);
   assert.ok(!flatSummary.trends.drifting.includes("targetMemory"));
+  assert.equal(flatSummary.thresholds[0]!.actual, flatSummary.trends.drifting.length);
   // p99 and error rate are judged too, and a healthy target drifts in neither.
   assert.equal(flatSummary.trends.p99.judged, true);
   assert.equal(flatSummary.trends.errorRate.drift, false);

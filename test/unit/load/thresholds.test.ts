@@ -107,6 +107,20 @@ test("service_p(N) and service_max read service time; whole-run only", () => {
   );
 });
 
+test("drifting counts the drifting series, judged once the run is over", () => {
+  assert.deepEqual(parseThreshold("drifting==0").metric, { kind: "drifting" });
+  assert.equal(evaluateThreshold(parseThreshold("drifting==0"), { ...inputs, drifting: 0 }).ok, true);
+  const leak = evaluateThreshold(parseThreshold("drifting==0"), { ...inputs, drifting: 2 });
+  assert.deepEqual([leak.ok, leak.actual], [false, 2]);
+  assert.equal(evaluateThreshold(parseThreshold("drifting<1"), inputs).ok, false, "unknown: fail closed");
+  assert.throws(
+    () => parseThreshold("login: drifting==0"),
+    /drifting is judged on the whole run; remove the NAME: prefix/,
+  );
+  assert.throws(() => parseThreshold("drifting==0 over 1m"), /remove "over 1m"/);
+  assert.throws(() => parseThreshold("drifting==0 abortOnFail"), /abortOnFail cannot stop it earlier/);
+});
+
 test("NAME: scopes, over WINDOW and abortOnFail", () => {
   const full = parseThreshold("login: p(95)<300ms over 30s abortOnFail");
   assert.equal(full.scope, "login");

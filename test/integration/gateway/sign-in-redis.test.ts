@@ -6,7 +6,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { request } from "undici";
-import { HttpBrowser, type SignInStack, startSignInStack } from "../../support/browser.js";
+import {
+  HttpBrowser,
+  type SignInStack,
+  type SignInStackOptions,
+  startSignInStack,
+} from "../../support/browser.js";
 import { startRedis, type TestRedis } from "../../support/redis.js";
 
 const HOST = "127.0.0.1";
@@ -19,22 +24,41 @@ async function get(url: string, cookie: string | undefined) {
   return { status: response.statusCode, text, ms: Date.now() - started };
 }
 
-describe("sessions shared through Redis", () => {
-  let redis: TestRedis;
-  let stack: SignInStack;
-
+/**
+ * A real redis-server and two gateways whose sessions live in it, started before the block's
+ * tests and stopped after them; `sessions` adds each gateway's other session settings.
+ */
+function withRedisStack(
+  options: Omit<SignInStackOptions, "gateways" | "sessions"> & {
+    sessions?: (index: number) => Record<string, unknown>;
+  },
+  use: (redis: TestRedis, stack: SignInStack) => void,
+): void {
+  let redis: TestRedis | undefined;
+  let stack: SignInStack | undefined;
   before(async () => {
     redis = await startRedis();
+    // 1 s, not less: a loaded machine can delay a healthy Redis reply by a few hundred ms.
+    const store = { type: "redis", url: redis.url, timeout: "1s" };
     stack = await startSignInStack({
+      ...options,
       gateways: 2,
-      // 1 s, not less: a loaded machine can delay a healthy Redis reply by a few hundred ms.
-      sessions: { store: { type: "redis", url: redis.url, timeout: "1s" } },
+      sessions: (index) => ({ store, ...options.sessions?.(index) }),
     });
+    use(redis, stack);
   });
-
   after(async () => {
     await stack?.close();
     await redis?.close();
+  });
+}
+
+describe("sessions shared through Redis", () => {
+  let redis: TestRedis;
+  let stack: SignInStack;
+  withRedisStack({}, (started, made) => {
+    redis = started;
+    stack = made;
   });
 
   test("a session made through one gateway works on the other; signing out on one ends it on both", async () => {
@@ -154,29 +178,21 @@ describe("sessions shared through Redis", () => {
 });
 
 describe("rotating the cookie secret across instances", () => {
-  let redis: TestRedis;
   let stack: SignInStack;
-
-  before(async () => {
-    redis = await startRedis();
-    // Gateway 0 still runs with the old secret; gateway 1 was restarted with the new one and
-    // keeps the old one under previousSecrets, as during a rolling restart.
-    stack = await startSignInStack({
-      gateways: 2,
+  // Gateway 0 still runs with the old secret; gateway 1 was restarted with the new one and
+  // keeps the old one under previousSecrets, as during a rolling restart.
+  withRedisStack(
+    {
       logLevel: "warn",
-      sessions: (index) => ({
-        store: { type: "redis", url: redis.url },
-        ...(index === 1
+      sessions: (index) =>
+        index === 1
           ? { secret: "${file:session-secret-new}", previousSecrets: ["${file:session-secret}"] }
-          : {}),
-      }),
-    });
-  });
-
-  after(async () => {
-    await stack?.close();
-    await redis?.close();
-  });
+          : {},
+    },
+    (_redis, made) => {
+      stack = made;
+    },
+  );
 
   test("cookies signed with the previous secret stay valid; new ones are signed with the new secret", async () => {
     const old = new HttpBrowser();
@@ -198,23 +214,10 @@ describe("rotating the cookie secret across instances", () => {
 });
 
 describe("token refresh across instances sharing Redis", () => {
-  let redis: TestRedis;
   let stack: SignInStack;
-
-  before(async () => {
-    redis = await startRedis();
-    // Access tokens of 6 s: a refresh is due 1 s after each (gateways refresh 5 s early).
-    stack = await startSignInStack({
-      gateways: 2,
-      accessTokenTtl: 6,
-      logLevel: "warn",
-      sessions: { store: { type: "redis", url: redis.url, timeout: "1s" } },
-    });
-  });
-
-  after(async () => {
-    await stack?.close();
-    await redis?.close();
+  // Access tokens of 6 s: a refresh is due 1 s after each (gateways refresh 5 s early).
+  withRedisStack({ accessTokenTtl: 6, logLevel: "warn" }, (_redis, made) => {
+    stack = made;
   });
 
   test("a due refresh is made once for both gateways, each time with the rotated refresh token", async () => {

@@ -220,6 +220,8 @@ export interface SignInStackOptions {
   readonly auth?: Record<string, unknown> | ((issuer: string) => Record<string, unknown>);
   readonly session?: Record<string, unknown>;
   readonly accessTokenTtl?: number;
+  /** The provider's ID tokens carry `sub` only (the roles come from UserInfo). */
+  readonly minimalIdToken?: boolean;
   readonly logLevel?: string;
   /** Top-level config sections added as they are (audit …). */
   readonly config?: Record<string, unknown>;
@@ -241,6 +243,7 @@ export async function startSignInStack(options: SignInStackOptions = {}): Promis
   const redirects = ports.map((port) => `${scheme}://127.0.0.1:${port}/.bulwark/auth/callback`);
   const certificate = options.tls ? await makeCertificate() : undefined;
   const idp = await startOidcProvider({
+    ...(options.minimalIdToken ? { minimalIdToken: true } : {}),
     browserClient: {
       redirectUris: redirects,
       postLogoutRedirectUris: ports.map((port) => `${scheme}://127.0.0.1:${port}/public/signed-out`),

@@ -78,7 +78,12 @@ function publicPart(jwk: JWK): JWK {
 }
 
 export async function startOidcProvider(
-  options: { audience?: string; browserClient?: BrowserClientOptions } = {},
+  options: {
+    audience?: string;
+    browserClient?: BrowserClientOptions;
+    /** ID tokens of the code flow carry `sub` only; profile claims (roles) come from UserInfo. */
+    minimalIdToken?: boolean;
+  } = {},
 ): Promise<TestOidcProvider> {
   let keys = await generateSigningKeys();
   let refreshGrants = 0;
@@ -143,7 +148,7 @@ export async function startOidcProvider(
         }),
       }),
       claims: { openid: ["sub"], profile: ["name", "roles"], email: ["email"] },
-      conformIdTokenClaims: false,
+      conformIdTokenClaims: options.minimalIdToken === true,
       // A first-party client: no consent screen, the grant is made on the spot.
       loadExistingGrant: async (ctx) => {
         const grantId =

@@ -138,6 +138,7 @@ function sessionRouteStage(
     clientSecret: session.clientSecret,
     redirectUrl: session.redirectUrl,
     scopes: session.scopes,
+    userinfo: session.userinfo,
   });
   const redirectUrl = new URL(session.redirectUrl);
   const allowedOrigins = new Set(

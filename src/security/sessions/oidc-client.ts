@@ -13,6 +13,8 @@ export interface OidcClientSettings {
   readonly clientSecret: string;
   readonly redirectUrl: string;
   readonly scopes: readonly string[];
+  /** Merge the UserInfo endpoint's claims into the identity after sign-in and each refresh. */
+  readonly userinfo?: boolean;
 }
 
 export interface TokenSet {
@@ -122,7 +124,7 @@ export class OidcClient {
         pkceCodeVerifier: expected.codeVerifier,
         idTokenExpected: true,
       });
-      return tokenSet(tokens, undefined);
+      return await this.withUserinfo(config, tokenSet(tokens, undefined));
     } catch (error) {
       throw classify(error);
     }
@@ -137,13 +139,31 @@ export class OidcClient {
     const config = await this.configuration();
     try {
       const tokens = await oidc.refreshTokenGrant(config, refreshToken);
-      return tokenSet(tokens, previous, refreshToken);
+      return await this.withUserinfo(config, tokenSet(tokens, previous, refreshToken));
     } catch (error) {
       const classified = classify(error);
       if (classified instanceof ProviderUnavailable)
         this.refreshPausedUntil = Date.now() + RETRY_DISCOVERY_MS;
       throw classified;
     }
+  }
+
+  /**
+   * With `userinfo`, the UserInfo claims merged over the ID token's (they are read again at each
+   * refresh, so roles changed at the provider show up without a new sign-in). openid-client
+   * checks that UserInfo's `sub` is the ID token's (OIDC Core §5.3.2); a mismatch refuses the
+   * sign-in or ends the session.
+   */
+  private async withUserinfo(config: oidc.Configuration, tokens: TokenSet): Promise<TokenSet> {
+    if (!this.settings.userinfo) return tokens;
+    if (tokens.accessToken === undefined)
+      throw new ProviderRefused(new Error("no access token for UserInfo"));
+    const info = await oidc.fetchUserInfo(config, tokens.accessToken, tokens.subject);
+    const claims: Record<string, unknown> = { ...tokens.claims };
+    for (const [name, value] of Object.entries(info)) {
+      if (!PROTOCOL_CLAIMS.has(name)) claims[name] = value;
+    }
+    return { ...tokens, claims };
   }
 
   /** The provider's end_session_endpoint URL (RP-Initiated Logout 1.0), or undefined without one. */

@@ -126,6 +126,12 @@ export const sessionAuthSchema = z
       .describe(
         "answer OpenID Connect Back-Channel Logout at …/.bulwark/auth/backchannel-logout (register it at the provider as backchannel_logout_uri): a signed logout token ends the user's sessions here",
       ),
+    userinfo: z
+      .boolean()
+      .default(false)
+      .describe(
+        "also read the provider's UserInfo endpoint after sign-in and each refresh, and merge its claims over the ID token's (for providers that put roles or groups there only)",
+      ),
     accessTokenHeader: z
       .string()
       .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: "expected an HTTP header name (RFC 9110 token)" })

@@ -51,6 +51,7 @@ export class SessionServices {
       settings.clientSecret,
       settings.redirectUrl,
       settings.scopes,
+      settings.userinfo === true,
     ]);
     let client = this.clients.get(key);
     if (!client) {

@@ -542,6 +542,34 @@ describe("the session's access token passed upstream", () => {
   });
 });
 
+describe("claims from the provider's UserInfo endpoint", () => {
+  let plain: SignInStack;
+  let merged: SignInStack;
+
+  before(async () => {
+    // A provider whose ID tokens carry `sub` only: roles, name and email are in UserInfo.
+    plain = await startSignInStack({ minimalIdToken: true, logLevel: "warn" });
+    merged = await startSignInStack({ minimalIdToken: true, logLevel: "warn", session: { userinfo: true } });
+  });
+
+  after(async () => {
+    await plain?.close();
+    await merged?.close();
+  });
+
+  test("with userinfo: true the identity has the UserInfo claims; without it only the ID token's", async () => {
+    const without = new HttpBrowser();
+    const bare = JSON.parse((await without.signIn(`${plain.url()}/echo`, "alice")).text) as Echo;
+    assert.equal(bare.headers["x-user"], "alice");
+    assert.equal(bare.headers["x-roles"], undefined, "the ID token has no roles here");
+
+    const withInfo = new HttpBrowser();
+    const full = JSON.parse((await withInfo.signIn(`${merged.url()}/echo`, "alice")).text) as Echo;
+    assert.equal(full.headers["x-user"], "alice");
+    assert.equal(full.headers["x-roles"], "clinician,admin", "roles read from UserInfo");
+  });
+});
+
 describe("sign-in and sign-out in the audit trail", () => {
   let stack: SignInStack;
   let dir: string;

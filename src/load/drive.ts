@@ -63,7 +63,7 @@ export async function drive(plan: LoadPlan, options: DriveOptions): Promise<numb
   let close: () => Promise<unknown>;
   let sender: UrlSender | undefined;
   if (!plan.scenario) {
-    sender = new UrlSender(request, timeoutMs, connections, metrics, plan.tls);
+    sender = new UrlSender(request, timeoutMs, connections, metrics, plan.tls, plan.http2 === true);
     fire = iterateVu = sender.send;
     const urlSender = sender;
     stopRecording = () => {
@@ -74,7 +74,12 @@ export async function drive(plan: LoadPlan, options: DriveOptions): Promise<numb
     const pools = new Map(
       [...new Set(plan.scenario.requests.map((item) => item.origin))].map((origin) => [
         origin,
-        new Pool(origin, { connections, pipelining: 1, connect: connectOptions(timeoutMs, plan.tls) }),
+        new Pool(origin, {
+          connections,
+          pipelining: 1,
+          connect: connectOptions(timeoutMs, plan.tls),
+          ...(plan.http2 ? { allowH2: true } : {}),
+        }),
       ]),
     );
     // After an abort's grace period the pools are destroyed; requests they fail are not the

@@ -114,6 +114,8 @@ export interface LoadPlan {
   readonly workers?: number;
   /** How HTTPS targets are trusted (--ca, --insecure, scenario `tls:`); the system's CAs when absent. */
   readonly tls?: TargetTls;
+  /** Offer HTTP/2 in the TLS handshake (--http2, scenario `http2: true`); the server picks. */
+  readonly http2?: true;
 }
 
 export interface LoadInput {
@@ -139,6 +141,8 @@ export interface LoadInput {
   readonly insecure?: boolean | undefined;
   /** --ca FILE: a PEM bundle trusted instead of the system's CAs. */
   readonly ca?: string | undefined;
+  /** --http2: offer HTTP/2 (ALPN) to an https:// target. */
+  readonly http2?: boolean | undefined;
   /** Request names thresholds may be scoped to (set internally for scenarios). */
   readonly requestNames?: readonly string[] | undefined;
 }
@@ -323,6 +327,7 @@ function buildScenarioPlan(input: LoadInput): LoadPlan {
     scenario.workers,
     scenario.tls,
     scenario.requests.map((item) => item.origin),
+    scenario.http2,
   );
   return Object.freeze({ ...plan, scenario, ...(findLimit ? { findLimit } : {}) });
 }
@@ -383,6 +388,7 @@ function finishPlan(
   scenarioWorkers?: number | "auto",
   scenarioTls?: TargetTls,
   origins: readonly string[] = [request.origin],
+  scenarioHttp2?: boolean,
 ): LoadPlan {
   let timeoutMs = scenarioTimeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (input.timeout !== undefined) {
@@ -404,6 +410,12 @@ function finishPlan(
       ? resolveWorkers(input.workers, executor, "--workers")
       : resolveWorkers(scenarioWorkers, executor, "scenario workers");
   const tls = targetTls(input, origins) ?? scenarioTls;
+  const http2 = input.http2 === true || scenarioHttp2 === true;
+  // undici negotiates HTTP/2 through TLS ALPN only (no cleartext h2c).
+  if (http2 && !origins.some((origin) => origin.startsWith("https:")))
+    usage(
+      `--http2 needs an https:// target (HTTP/2 is negotiated in the TLS handshake); ${origins[0]} is plain HTTP`,
+    );
   return Object.freeze({
     request,
     executor: Object.freeze(executor),
@@ -411,6 +423,7 @@ function finishPlan(
     thresholds,
     ...(workers > 1 ? { workers } : {}),
     ...(tls ? { tls } : {}),
+    ...(http2 ? { http2: true as const } : {}),
   });
 }
 

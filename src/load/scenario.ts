@@ -95,6 +95,7 @@ export const scenarioSchema = z.strictObject({
   workers: z
     .union([positiveInt, z.literal("auto")], { error: 'expected a positive whole number or "auto"' })
     .optional(),
+  http2: z.boolean({ error: "expected true or false" }).optional(),
   tls: z
     .strictObject({
       insecure: z.boolean({ error: "expected true or false" }).optional(),
@@ -159,6 +160,8 @@ export interface Scenario {
   readonly workers: number | "auto" | undefined;
   /** How HTTPS targets are trusted (`tls:`); --ca and --insecure override it. */
   readonly tls: TargetTls | undefined;
+  /** Offer HTTP/2 to https:// origins (`http2: true`, as --http2). */
+  readonly http2: boolean | undefined;
 }
 
 export function loadScenarioFile(file: string): Scenario {
@@ -389,6 +392,7 @@ export function parseScenario(text: string, options: { source: string; baseDir: 
     timeoutMs: input.timeout === undefined ? undefined : parseDuration(input.timeout),
     workers: input.workers,
     tls,
+    http2: input.http2,
   });
 }
 

@@ -105,6 +105,7 @@ export class UrlSender {
     connections: number,
     metrics: RunMetrics,
     tls?: TargetTls,
+    http2 = false,
   ) {
     const options: Dispatcher.DispatchOptions = {
       path: spec.path,
@@ -131,7 +132,11 @@ export class UrlSender {
       { length: connections },
       () =>
         new Exchange(
-          new Client(spec.origin, { pipelining: 1, connect: connectOptions(timeoutMs, tls) }),
+          new Client(spec.origin, {
+            pipelining: 1,
+            connect: connectOptions(timeoutMs, tls),
+            ...(http2 ? { allowH2: true } : {}),
+          }),
           options,
           finish,
         ),

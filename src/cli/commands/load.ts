@@ -55,6 +55,8 @@ Sends load to one URL and measures it (docs/load.md).
                        self-signed certificate) instead of the system's CAs
   --insecure           HTTPS target: do not verify its certificate at all (a throwaway test
                        server; prefer --ca)
+  --http2              HTTPS target: offer HTTP/2 in the TLS handshake (the server picks;
+                       one stream at a time per connection, as a VU)
   --threshold EXPR     pass/fail bar; repeatable: [NAME:] METRIC OP VALUE [over D] [abortOnFail]
                        'p(95)<200ms' 'max<2s' 'error_rate<0.1%' 'rps>50' 'dropped==0'
                        'login: p(99)<500ms' 'p(95)<200ms over 30s' 'error_rate<1% abortOnFail'
@@ -97,6 +99,7 @@ const FLAGS = {
   timeout: { type: "string" },
   ca: { type: "string" },
   insecure: { type: "boolean" },
+  http2: { type: "boolean" },
   method: { type: "string" },
   header: { type: "string", multiple: true },
   body: { type: "string" },
@@ -149,6 +152,7 @@ export const loadCommand: Command = {
       workers: values.workers,
       insecure: values.insecure,
       ca: values.ca,
+      http2: values.http2,
     });
     if (plan.tls?.insecure)
       warn(

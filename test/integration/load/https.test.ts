@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createSecureServer, type Http2SecureServer } from "node:http2";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -146,4 +147,49 @@ test("bad CA files and flag combinations are usage errors naming what to fix", a
   });
   assert.equal(bad.code, ExitCode.UsageOrConfig, bad.stderr);
   assert.match(bad.stderr, /bad-tls\.yaml:5:\d+.*tls\.ca.*cannot read the CA file .*nope\.pem \(ENOENT\)/s);
+});
+
+test("--http2 (scenario http2: true) loads an HTTP/2-only target; without it the handshake is refused", async () => {
+  const versions = new Set<string>();
+  const h2: Http2SecureServer = createSecureServer(
+    { cert: cert.certPem, key: cert.keyPem, allowHTTP1: false },
+    (request, response) => {
+      versions.add(request.httpVersion);
+      response.end("ok");
+    },
+  );
+  await new Promise<void>((resolve) => h2.listen(0, "127.0.0.1", resolve));
+  const h2Url = `https://127.0.0.1:${(h2.address() as AddressInfo).port}/`;
+  try {
+    const refused = await load(h2Url, ["--ca", cert.certFile]);
+    assert.ok(refused.summary.errorsByClass.tls! > 0, JSON.stringify(refused.summary.errorsByClass));
+    assert.equal(refused.summary.statusCodes["200"], undefined);
+
+    const offered = await load(h2Url, ["--ca", cert.certFile, "--http2"]);
+    assert.ok(offered.summary.statusCodes["200"]! > 0);
+    assert.equal(offered.summary.errors, 0);
+    assert.deepEqual([...versions], ["2.0"]);
+
+    const scenarioDir = mkdtempSync(join(dir, "h2-"));
+    copyFileSync(cert.certFile, join(scenarioDir, "ca.pem"));
+    const file = join(scenarioDir, "h2.yaml");
+    writeFileSync(
+      file,
+      `target: ${h2Url}\nrequests:\n  - { name: home, path: / }\nhttp2: true\ntls: { ca: ./ca.pem }\n`,
+    );
+    const scenario = await load(file, []);
+    assert.ok(scenario.summary.statusCodes["200"]! > 0, JSON.stringify(scenario.summary));
+    assert.equal(scenario.summary.errors, 0);
+
+    const plain = await runCli(
+      ["load", "http://127.0.0.1:9/", "--http2", "--vus", "1", "--duration", "1s", "--no-evidence"],
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    assert.equal(plain.code, ExitCode.UsageOrConfig);
+    assert.match(plain.stderr, /--http2 needs an https:\/\/ target/);
+  } finally {
+    h2.close();
+  }
 });

@@ -7,7 +7,7 @@
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { canonicalJson } from "../audit/canonical-json.js";
-import { BulwarkError } from "../errors.js";
+import { BulwarkError, isBulwarkError } from "../errors.js";
 import type { BackupKey } from "./backup-key.js";
 
 export async function manifestMac(manifest: object, key: BackupKey): Promise<string> {
@@ -30,5 +30,22 @@ export async function verifyManifestMac(
       `the manifest of backup ${manifest.id} failed authentication: it was modified after the backup`,
       { details: ["restore another backup (`bulwark backup list`)"] },
     );
+  }
+}
+
+/** What `backup list/show --key-file` says of a manifest's MAC under the key given. */
+export type MacStatus = "ok" | "invalid" | "other key";
+
+export async function macStatus(
+  manifest: { readonly id: string; readonly mac: string; readonly encryption: { readonly keyId: string } },
+  key: BackupKey,
+): Promise<MacStatus> {
+  if (manifest.encryption.keyId !== key.id) return "other key";
+  try {
+    await verifyManifestMac(manifest, key);
+    return "ok";
+  } catch (error) {
+    if (isBulwarkError(error) && error.code === "backup_corrupt") return "invalid";
+    throw error;
   }
 }

@@ -3,7 +3,7 @@
  * Wiring only: the logic is in src/backup/.
  */
 import { resolve } from "node:path";
-import { generateKeyFile } from "../../backup/backup-key.js";
+import { generateKeyFile, readKeyFile } from "../../backup/backup-key.js";
 import { baseRepository, createBaseBackup } from "../../backup/base-backup.js";
 import { backupSection, jobsFrom, loadKey, repositoryFrom, retentionFrom } from "../../backup/config.js";
 import { resolveDbTarget } from "../../backup/connection.js";
@@ -11,6 +11,7 @@ import { createBackup, DEFAULT_COMPRESSION } from "../../backup/create-backup.js
 import { parseCron } from "../../backup/cron.js";
 import { formatMs } from "../../backup/drill.js";
 import type { Manifest } from "../../backup/manifest.js";
+import { type MacStatus, macStatus } from "../../backup/manifest-mac.js";
 import { formatBytes, progressLine, withInterrupt } from "../../backup/progress.js";
 import { pruneRepository } from "../../backup/prune.js";
 import { rekeyRepository } from "../../backup/rekey.js";
@@ -27,8 +28,8 @@ import { createLogger } from "../../observability/logger.js";
 import { type Command, parseFlags, say } from "../command.js";
 
 const HELP = `usage: bulwark backup [--db URL] --repo DIR|s3://BUCKET/PREFIX --key-file FILE [options]
-       bulwark backup list [--base] [--repo DIR|s3://…] [--format json]
-       bulwark backup show ID|latest [--repo DIR|s3://…] [--format json]
+       bulwark backup list [--base] [--repo DIR|s3://…] [--key-file FILE] [--format json]
+       bulwark backup show ID|latest [--repo DIR|s3://…] [--key-file FILE] [--format json]
        bulwark backup prune [--keep-last N] [--keep-daily N] [--keep-weekly N]
                             [--keep-monthly N] [--max-age D] [--dry-run] [--repo DIR|s3://…]
        bulwark backup --schedule CRON [--metrics-listen HOST:PORT] [--keep-… N] [options]
@@ -62,6 +63,9 @@ written last: an interrupted backup is never listed.
   --pg-bin DIR        directory of pg_dump/pg_restore (default: the server's version from
                       /usr/lib/postgresql/<major>/bin, then PATH)
   --format json       print the manifest (list: all manifests) as JSON on stdout
+  list/show --key-file FILE
+                      also check each manifest's MAC under the key: "ok", "INVALID" (the
+                      manifest was changed after the backup; exit 1) or "other key"
   --schedule CRON     stay running and back up at each time of the cron expression, in UTC
                       ("0 2 * * *", "@daily", six fields for seconds); each run is a JSON
                       log line on stdout; with retention flags (or backup.retention), prune
@@ -342,31 +346,66 @@ async function listBase(root: BackupRepository, json: boolean): Promise<number> 
   return ExitCode.Ok;
 }
 
+/**
+ * With --key-file: each manifest's MAC under that key (list and show read manifests without
+ * the key otherwise, so a manifest changed in the repository shows only at restore or drill).
+ */
+async function macStatuses(
+  keyFile: string | undefined,
+  manifests: readonly Manifest[],
+): Promise<Map<string, MacStatus> | undefined> {
+  if (keyFile === undefined) return undefined;
+  const key = await readKeyFile(resolve(keyFile));
+  const statuses = await Promise.all(manifests.map((manifest) => macStatus(manifest, key)));
+  return new Map(manifests.map((manifest, index) => [manifest.id, statuses[index]!]));
+}
+
+function reportInvalid(statuses: Map<string, MacStatus> | undefined): number {
+  const invalid = [...(statuses ?? [])].filter(([, status]) => status === "invalid").map(([id]) => id);
+  for (const id of invalid)
+    say(`INVALID   the manifest of ${id} failed authentication: it was changed after the backup`);
+  return invalid.length > 0 ? ExitCode.Failed : ExitCode.Ok;
+}
+
 async function list(argv: readonly string[]): Promise<number> {
-  const { values } = parseFlags("backup", argv, { ...COMMON, base: { type: "boolean" } });
+  const { values } = parseFlags("backup", argv, {
+    ...COMMON,
+    base: { type: "boolean" },
+    "key-file": { type: "string" },
+  });
   const json = jsonFormat(values.format);
   const repo = repositoryFrom(values.repo, backupSection(values.config), "backup");
-  if (values.base) return listBase(repo, json);
+  if (values.base) {
+    if (values["key-file"] !== undefined)
+      throw new BulwarkError("usage", "--key-file applies to logical backups, not --base");
+    return listBase(repo, json);
+  }
   const { backups, incomplete } = await repo.list();
   // One read per backup; concurrent, as each is a request on an S3 repository.
   const records = await Promise.all(backups.map((manifest) => repo.readVerified(manifest.id)));
   const verified = new Map(backups.map((manifest, index) => [manifest.id, records[index] ?? null]));
+  const macs = await macStatuses(values["key-file"], backups);
   if (json) {
     printJson({
       repository: repo.location,
-      backups: backups.map((manifest) => ({ ...manifest, verified: verified.get(manifest.id) })),
+      backups: backups.map((manifest) => ({
+        ...manifest,
+        verified: verified.get(manifest.id),
+        ...(macs ? { macCheck: macs.get(manifest.id) } : {}),
+      })),
       incomplete,
     });
-    return ExitCode.Ok;
+    return reportInvalid(macs);
   }
   if (backups.length === 0) say(`no complete backups in ${repo.location}`);
   else {
     say(
-      `${"id".padEnd(24)} ${"database".padEnd(16)} ${"snapshot".padEnd(24)} ${"size".padStart(10)}  tables  verified`,
+      `${"id".padEnd(24)} ${"database".padEnd(16)} ${"snapshot".padEnd(24)} ${"size".padStart(10)}  tables  verified${macs ? "  mac" : ""}`,
     );
     for (const manifest of [...backups].reverse()) {
+      const mac = macs ? `  ${macs.get(manifest.id) === "invalid" ? "INVALID" : macs.get(manifest.id)}` : "";
       say(
-        `${manifest.id.padEnd(24)} ${manifest.database.padEnd(16)} ${manifest.snapshot.takenAt.padEnd(24)} ${formatBytes(manifest.size).padStart(10)}  ${String(manifest.tables.length).padStart(6)}  ${verified.get(manifest.id) ? "yes" : "no"}`,
+        `${manifest.id.padEnd(24)} ${manifest.database.padEnd(16)} ${manifest.snapshot.takenAt.padEnd(24)} ${formatBytes(manifest.size).padStart(10)}  ${String(manifest.tables.length).padStart(6)}  ${(verified.get(manifest.id) ? "yes" : "no").padEnd(8)}${mac}`,
       );
     }
   }
@@ -375,20 +414,30 @@ async function list(argv: readonly string[]): Promise<number> {
       `incomplete ${entry.id}: ${entry.reason}${entry.live ? " (being written)" : " (removed by `bulwark backup prune`)"}`,
     );
   }
-  return ExitCode.Ok;
+  return reportInvalid(macs);
 }
 
 async function show(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = parseFlags("backup", argv, COMMON, true);
+  const { values, positionals } = parseFlags(
+    "backup",
+    argv,
+    { ...COMMON, "key-file": { type: "string" } },
+    true,
+  );
   if (positionals.length !== 1)
     throw new BulwarkError("usage", "give one backup id (or latest): bulwark backup show ID");
   const json = jsonFormat(values.format);
   const repo = repositoryFrom(values.repo, backupSection(values.config), "backup");
   const manifest = await repo.find(positionals[0]!);
   const verified = await repo.readVerified(manifest.id);
-  if (json) printJson({ ...manifest, verified: verified ?? null });
-  else say(describe(manifest, verified !== undefined).join("\n"));
-  return ExitCode.Ok;
+  const macs = await macStatuses(values["key-file"], [manifest]);
+  const mac = macs?.get(manifest.id);
+  if (json) printJson({ ...manifest, verified: verified ?? null, ...(mac ? { macCheck: mac } : {}) });
+  else {
+    say(describe(manifest, verified !== undefined).join("\n"));
+    if (mac) say(`  mac         ${mac === "invalid" ? "INVALID" : mac} (key ${manifest.encryption.keyId})`);
+  }
+  return reportInvalid(macs);
 }
 
 async function prune(argv: readonly string[]): Promise<number> {

@@ -109,6 +109,48 @@ describe("backup, restore and drill", () => {
     assert.match(shown.stderr, /public\.users\s+2000 rows/);
   });
 
+  test("list and show with --key-file check each manifest's MAC: ok, INVALID after an edit, other key", async () => {
+    const listed = await run(["backup", "list", "--repo", repo, "--key-file", key, "--format", "json"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(
+      JSON.parse(listed.stdout).backups.map((backup: { macCheck: string }) => backup.macCheck),
+      ["ok"],
+    );
+    const otherKey = join(dir, "other.key");
+    assert.equal((await run(["backup", "keygen", "--out", otherKey])).code, 0);
+    const other = await run(["backup", "show", backupId, "--repo", repo, "--key-file", otherKey]);
+    assert.equal(other.code, 0, other.stderr);
+    assert.match(other.stderr, /mac {9}other key/);
+
+    // Someone edits a row count in the manifest: the MAC no longer matches.
+    const file = join(repo, backupId, "manifest.json");
+    const original = readFileSync(file, "utf8");
+    writeFileSync(file, original.replace('"rows": 2000', '"rows": 2001'));
+    try {
+      const tampered = await run(["backup", "list", "--repo", repo, "--key-file", key]);
+      assert.equal(tampered.code, 1, tampered.stderr);
+      assert.match(tampered.stderr, new RegExp(`${backupId} .*INVALID`));
+      assert.match(tampered.stderr, /INVALID {3}the manifest of .* failed authentication/);
+      const shown = await run([
+        "backup",
+        "show",
+        backupId,
+        "--repo",
+        repo,
+        "--key-file",
+        key,
+        "--format",
+        "json",
+      ]);
+      assert.equal(shown.code, 1);
+      assert.equal(JSON.parse(shown.stdout).macCheck, "invalid");
+      // Without a key nothing is checked (and nothing fails).
+      assert.equal((await run(["backup", "list", "--repo", repo])).code, 0);
+    } finally {
+      writeFileSync(file, original);
+    }
+  });
+
   test("restore fills an empty database, refuses a non-empty one, and replaces with --clean", async () => {
     const target = await pg.createDatabase("restored");
     const restored = await fx.restore("latest", target);

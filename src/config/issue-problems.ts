@@ -9,15 +9,19 @@ import type { ConfigProblem } from "./config-error.js";
 import { pathKey } from "./secret-references.js";
 import { lowerFirst } from "./yaml-document.js";
 
+const CONFIG_REFERENCE = "check its spelling against `bulwark config schema`";
+
+/** `reference` says where the valid keys are listed (bulwark.yaml's schema by default). */
 export function issueProblems(
   issue: z.core.$ZodIssue,
   locate: (path: readonly PropertyKey[], key?: string) => string,
+  reference = CONFIG_REFERENCE,
 ): ConfigProblem[] {
   if (issue.code === "unrecognized_keys") {
     return issue.keys.map((key) => ({
       where: locate(issue.path, key),
       path: pathKey([...issue.path, key]),
-      message: "unknown key; check its spelling against `bulwark config schema`",
+      message: `unknown key; ${reference}`,
     }));
   }
   if (issue.code === "invalid_union") {
@@ -36,7 +40,7 @@ export function issueProblems(
     );
     if (deepest && depth(deepest) > 0) {
       return deepest.flatMap((inner) =>
-        issueProblems({ ...inner, path: [...issue.path, ...inner.path] }, locate),
+        issueProblems({ ...inner, path: [...issue.path, ...inner.path] }, locate, reference),
       );
     }
     const firsts = issue.errors.map((branch) => branch[0]).filter((inner) => inner !== undefined);
@@ -56,7 +60,7 @@ export function issueProblems(
     }
     const nested =
       issue.errors.flat().find((inner) => inner.code !== "invalid_type") ?? issue.errors.flat()[0];
-    if (nested) return issueProblems({ ...nested, path: [...issue.path, ...nested.path] }, locate);
+    if (nested) return issueProblems({ ...nested, path: [...issue.path, ...nested.path] }, locate, reference);
   }
   if (issue.code === "invalid_type" && /received undefined$/.test(issue.message)) {
     return [

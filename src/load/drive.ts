@@ -10,7 +10,7 @@ import { runConstantVus, runRampingVus } from "./closed-model.js";
 import { scenarioIteration } from "./iteration.js";
 import { RunMetrics } from "./metrics.js";
 import type { Executor, LoadPlan } from "./plan.js";
-import { connectOptions } from "./target-tls.js";
+import { targetDispatcherOptions } from "./target-tls.js";
 import { UrlSender } from "./url-sender.js";
 import { type Share, shareOf } from "./worker-share.js";
 
@@ -63,7 +63,13 @@ export async function drive(plan: LoadPlan, options: DriveOptions): Promise<numb
   let close: () => Promise<unknown>;
   let sender: UrlSender | undefined;
   if (!plan.scenario) {
-    sender = new UrlSender(request, timeoutMs, connections, metrics, plan.tls, plan.http2 === true);
+    sender = new UrlSender(
+      request,
+      timeoutMs,
+      connections,
+      metrics,
+      targetDispatcherOptions(timeoutMs, plan),
+    );
     fire = iterateVu = sender.send;
     const urlSender = sender;
     stopRecording = () => {
@@ -74,12 +80,7 @@ export async function drive(plan: LoadPlan, options: DriveOptions): Promise<numb
     const pools = new Map(
       [...new Set(plan.scenario.requests.map((item) => item.origin))].map((origin) => [
         origin,
-        new Pool(origin, {
-          connections,
-          pipelining: 1,
-          connect: connectOptions(timeoutMs, plan.tls),
-          ...(plan.http2 ? { allowH2: true } : {}),
-        }),
+        new Pool(origin, { connections, ...targetDispatcherOptions(timeoutMs, plan) }),
       ]),
     );
     // After an abort's grace period the pools are destroyed; requests they fail are not the

@@ -3,12 +3,11 @@
  * must pass. Built once from CLI input (parse at the edge); everything after receives it frozen.
  */
 import { availableParallelism } from "node:os";
-import { resolve as resolvePath } from "node:path";
 import { parseDuration } from "../config/units.js";
 import { BulwarkError } from "../errors.js";
 import { loadScenarioFile, type Scenario } from "./scenario.js";
 import type { Stage } from "./stages.js";
-import { readCaBundle, type TargetTls } from "./target-tls.js";
+import { chooseTargetTls, type TargetTls, TlsChoiceError } from "./target-tls.js";
 import { parseThreshold, type Threshold } from "./thresholds.js";
 import { maxWorkersFor } from "./worker-share.js";
 
@@ -414,7 +413,7 @@ function finishPlan(
   // undici negotiates HTTP/2 through TLS ALPN only (no cleartext h2c).
   if (http2 && !origins.some((origin) => origin.startsWith("https:")))
     usage(
-      `--http2 needs an https:// target (HTTP/2 is negotiated in the TLS handshake); ${origins[0]} is plain HTTP`,
+      `${input.http2 ? "--http2" : "the scenario's http2: true"} needs an https:// target (HTTP/2 is negotiated in the TLS handshake); ${origins[0]} is plain HTTP`,
     );
   return Object.freeze({
     request,
@@ -427,21 +426,13 @@ function finishPlan(
   });
 }
 
-/** --insecure or --ca (they override the scenario's `tls:`), for runs with an https:// target. */
+/** --insecure or --ca, which override the scenario's `tls:`. */
 function targetTls(input: LoadInput, origins: readonly string[]): TargetTls | undefined {
-  if (!input.insecure && input.ca === undefined) return undefined;
-  if (input.insecure && input.ca !== undefined)
-    usage(
-      "give --insecure or --ca, not both (--ca verifies the target against FILE, --insecure verifies nothing)",
-    );
-  const flag = input.insecure ? "--insecure" : "--ca";
-  if (!origins.some((origin) => origin.startsWith("https:")))
-    usage(`${flag} applies to https:// targets; ${origins[0]} is plain HTTP`);
-  if (input.insecure) return { insecure: true };
   try {
-    return { insecure: false, ca: readCaBundle(resolvePath(input.ca!)), caFile: input.ca! };
+    return chooseTargetTls(input, origins, process.cwd(), { insecure: "--insecure", ca: "--ca" });
   } catch (error) {
-    usage(`--ca: ${(error as Error).message}`);
+    if (!(error instanceof TlsChoiceError)) throw error;
+    usage(error.key === "ca" ? `--ca: ${error.message}` : error.message);
   }
 }
 

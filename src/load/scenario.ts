@@ -14,7 +14,7 @@ import { parseYamlMapping } from "../config/yaml-document.js";
 import { BulwarkError } from "../errors.js";
 import { type DataRow, readDataFile } from "./data-file.js";
 import { type Stage, totalDurationMs } from "./stages.js";
-import { readCaBundle, type TargetTls } from "./target-tls.js";
+import { chooseTargetTls, type TargetTls, TlsChoiceError } from "./target-tls.js";
 import { compileTemplate, references, type Template } from "./template.js";
 import { parseThreshold, type Threshold } from "./thresholds.js";
 
@@ -186,16 +186,9 @@ export function parseScenario(text: string, options: { source: string; baseDir: 
     });
   const parsed = scenarioSchema.safeParse(raw);
   if (!parsed.success) {
-    // The config file's wording (missing keys, unions), with the scenario's reference for unknown keys.
-    for (const issue of parsed.error.issues) {
-      for (const found of issueProblems(issue, locate)) {
-        problems.push(
-          issue.code === "unrecognized_keys"
-            ? { ...found, message: "unknown key; see the scenario reference in docs/load.md" }
-            : found,
-        );
-      }
-    }
+    // The config file's wording (missing keys, unions), pointing to the scenario reference.
+    for (const issue of parsed.error.issues)
+      problems.push(...issueProblems(issue, locate, "see the scenario reference in docs/load.md"));
     throw new ConfigError(options.source, problems);
   }
   const input = parsed.data;
@@ -353,21 +346,17 @@ export function parseScenario(text: string, options: { source: string; baseDir: 
 
   let tls: TargetTls | undefined;
   if (input.tls) {
-    if (input.tls.insecure && input.tls.ca !== undefined)
-      problem(
-        ["tls"],
-        "give insecure or ca, not both (ca verifies the target against the file, insecure verifies nothing)",
+    try {
+      tls = chooseTargetTls(
+        input.tls,
+        requests.map((request) => request.origin),
+        options.baseDir,
+        { insecure: "insecure", ca: "ca" },
       );
-    else if (!requests.some((request) => request.origin.startsWith("https:")))
-      problem(["tls"], "applies to https:// targets; every request here is plain HTTP");
-    else if (input.tls.ca !== undefined) {
-      const caFile = resolvePath(options.baseDir, input.tls.ca);
-      try {
-        tls = { insecure: false, ca: readCaBundle(caFile), caFile };
-      } catch (error) {
-        problem(["tls", "ca"], (error as Error).message);
-      }
-    } else if (input.tls.insecure) tls = { insecure: true };
+    } catch (error) {
+      if (!(error instanceof TlsChoiceError)) throw error;
+      problem(error.key === "ca" ? ["tls", "ca"] : ["tls"], error.message);
+    }
   }
 
   let thinkTime: Scenario["thinkTime"];

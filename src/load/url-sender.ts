@@ -17,7 +17,6 @@ import { Client, type Dispatcher } from "undici";
 import { classifyError, type ErrorClass } from "./error-class.js";
 import type { RunMetrics } from "./metrics.js";
 import type { RequestSpec } from "./plan.js";
-import { connectOptions, type TargetTls } from "./target-tls.js";
 
 class Exchange implements Dispatcher.DispatchHandler {
   intendedAt = 0;
@@ -104,8 +103,8 @@ export class UrlSender {
     timeoutMs: number,
     connections: number,
     metrics: RunMetrics,
-    tls?: TargetTls,
-    http2 = false,
+    /** Each connection's Client options (target-tls.ts: trust, HTTP/2). */
+    dispatcher: Client.Options,
   ) {
     const options: Dispatcher.DispatchOptions = {
       path: spec.path,
@@ -130,16 +129,7 @@ export class UrlSender {
     };
     this.#all = Array.from(
       { length: connections },
-      () =>
-        new Exchange(
-          new Client(spec.origin, {
-            pipelining: 1,
-            connect: connectOptions(timeoutMs, tls),
-            ...(http2 ? { allowH2: true } : {}),
-          }),
-          options,
-          finish,
-        ),
+      () => new Exchange(new Client(spec.origin, dispatcher), options, finish),
     );
     this.#free = [...this.#all];
   }

@@ -8,7 +8,7 @@
 import type { Finding } from "../findings.js";
 import { GRADES, type Grade, gradeFor } from "../scoring.js";
 import type { CheckRecord, Evidence, EvidenceRecord } from "./evidence.js";
-import type { ItemId } from "./item-ids.js";
+import type { ITEM_AREAS, ItemId } from "./item-ids.js";
 
 export type ItemStatus = "pass" | "fail" | "not verified" | "not applicable";
 
@@ -18,7 +18,7 @@ export interface ChecklistItem {
    * id of a team item (readiness.items).
    */
   readonly id: ItemId | (string & {});
-  readonly area: "security" | "testing" | "disaster recovery" | "deployment" | "observability";
+  readonly area: (typeof ITEM_AREAS)[number];
   readonly title: string;
   readonly status: ItemStatus;
   /** Why: the record and what in it decided, or what is missing. */

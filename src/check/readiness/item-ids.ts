@@ -26,3 +26,12 @@ export const ITEM_IDS = [
 ] as const;
 
 export type ItemId = (typeof ITEM_IDS)[number];
+
+/** The areas the checklist is grouped by, in report order (team items name one too). */
+export const ITEM_AREAS = [
+  "security",
+  "testing",
+  "disaster recovery",
+  "deployment",
+  "observability",
+] as const;

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { duration, size } from "../../config/units.js";
-import { ITEM_IDS } from "./item-ids.js";
+import { ITEM_AREAS, ITEM_IDS } from "./item-ids.js";
 
 const FAIL_ON = ["critical", "high", "medium", "low", "none"] as const;
 
@@ -104,10 +104,7 @@ export const teamItemSchema = z
       .refine((id) => !BUILT_IN_IDS.has(id), { message: "is the id of a built-in item; choose another" })
       .describe("stable id of the item, shown in every report format"),
     title: z.string().min(3).max(200).describe('what must be true, e.g. "an on-call rota exists"'),
-    area: z
-      .enum(["security", "testing", "disaster recovery", "deployment", "observability"])
-      .default("deployment")
-      .describe("where the item is listed"),
+    area: z.enum(ITEM_AREAS).default("deployment").describe("where the item is listed"),
     evidence: z
       .strictObject({
         file: z

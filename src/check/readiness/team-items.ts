@@ -15,7 +15,6 @@ export interface TeamItemOptions {
   /** Send the GETs of URL items (false with --no-run). */
   readonly fetch: boolean;
   readonly timeoutMs: number;
-  readonly signal?: AbortSignal;
 }
 
 export async function judgeTeamItems(
@@ -56,12 +55,11 @@ function judgeFile(file: string): Verdict {
 
 async function judgeUrl(url: string, options: TeamItemOptions): Promise<Verdict> {
   if (!options.fetch) return { status: "not verified", evidence: `${url} not fetched (--no-run)` };
-  const signals = [AbortSignal.timeout(options.timeoutMs), ...(options.signal ? [options.signal] : [])];
   try {
     const response = await request(url, {
       method: "GET",
       headers: { "user-agent": "bulwark-check (readiness item)" },
-      signal: AbortSignal.any(signals),
+      signal: AbortSignal.timeout(options.timeoutMs),
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });

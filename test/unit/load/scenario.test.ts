@@ -152,6 +152,37 @@ test("schema problems are worded as in bulwark.yaml: missing keys, unknown keys,
   );
 });
 
+test("tls: insecure and ca exclude each other and need an https:// request, worded with the keys", () => {
+  const problems = (body: string) => {
+    try {
+      parseScenario(body, { source: "t.yaml", baseDir: "." });
+    } catch (error) {
+      return (error as ConfigError).problems.map((problem) => `${problem.path}: ${problem.message}`);
+    }
+    return [];
+  };
+  assert.deepEqual(
+    problems(
+      "target: https://127.0.0.1:1/\nrequests: [{ name: a, path: / }]\ntls: { insecure: true, ca: x.pem }\n",
+    ),
+    [
+      "tls: give insecure or ca, not both (ca verifies the target against the file, insecure verifies nothing)",
+    ],
+  );
+  assert.deepEqual(
+    problems("target: http://127.0.0.1:1/\nrequests: [{ name: a, path: / }]\ntls: { insecure: true }\n"),
+    ["tls: insecure applies to https:// targets; http://127.0.0.1:1 is plain HTTP"],
+  );
+  const ok = parseScenario(
+    "target: https://127.0.0.1:1/\nrequests: [{ name: a, path: / }]\ntls: { insecure: true }\n",
+    {
+      source: "t.yaml",
+      baseDir: ".",
+    },
+  );
+  assert.deepEqual(ok.tls, { insecure: true });
+});
+
 test("presets, and how they scale", () => {
   const url = "http://127.0.0.1:1/";
   assert.deepEqual(buildPlan({ target: url, preset: "peak" }).executor, {
